@@ -1,0 +1,78 @@
+"""JSON API of accounts (PROTOCOL.md): csrf, register, login, logout, me, users."""
+
+from __future__ import annotations
+
+from asgiref.sync import sync_to_async
+from django.contrib.auth import aauthenticate, alogin, alogout
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import get_token
+
+from chatapp.accounts import selectors, services
+from chatapp.accounts.forms import RegisterForm
+from chatapp.accounts.models import User
+from chatapp.accounts.serializers import user_json
+from chatapp.core.api import api_view, form_errors, parse_fields, read_json
+from chatapp.core.errors import ApiError
+
+
+async def _current_user(request: HttpRequest) -> User:
+    user = await request.auser()
+    assert isinstance(user, User)  # api_view(login=True) let only users through
+    return user
+
+
+@api_view("GET", login=False)
+async def csrf(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"csrf_token": get_token(request)})
+
+
+@api_view("POST", login=False)
+async def register(request: HttpRequest) -> HttpResponse:
+    data = parse_fields(read_json(request), {"username": str, "email": str, "password": str})
+    form = RegisterForm(data)
+    if not await sync_to_async(form.is_valid)():
+        raise ApiError("invalid", "Registration failed.", fields=form_errors(form.errors))
+    try:
+        user = await sync_to_async(services.user_register)(
+            username=form.cleaned_data["username"],
+            email=form.cleaned_data["email"],
+            password=form.cleaned_data["password"],
+        )
+    except ValidationError as exc:
+        raise ApiError("invalid", "Registration failed.", fields=exc.message_dict) from exc
+    await alogin(request, user, backend="chatapp.accounts.backends.UsernameOrEmailBackend")
+    return JsonResponse({"user": user_json(user)}, status=201)
+
+
+@api_view("POST", login=False)
+async def login(request: HttpRequest) -> HttpResponse:
+    data = parse_fields(read_json(request), {"login": str, "password": str})
+    user = await aauthenticate(request, username=data["login"], password=data["password"])
+    if user is None:
+        # When this failure locks the account, AxesMiddleware answers 429 instead.
+        raise ApiError("invalid", "Wrong username, email or password.")
+    await alogin(request, user)
+    assert isinstance(user, User)
+    return JsonResponse({"user": user_json(user)})
+
+
+@api_view("POST", login=False)
+async def logout(request: HttpRequest) -> HttpResponse:
+    await alogout(request)
+    return HttpResponse(status=204)
+
+
+@api_view("GET")
+async def me(request: HttpRequest) -> HttpResponse:
+    return JsonResponse(user_json(await _current_user(request)))
+
+
+@api_view("GET")
+async def users(request: HttpRequest) -> HttpResponse:
+    viewer = await _current_user(request)
+    query = request.GET.get("q", "")[:100]
+    found = await sync_to_async(selectors.user_search)(viewer=viewer, query=query)
+    return JsonResponse(
+        {"results": [{**user_json(user), "relation": relation} for user, relation in found]}
+    )

@@ -1,0 +1,106 @@
+"""Server-rendered account pages. Thin: forms validate, services write."""
+
+from __future__ import annotations
+
+from asgiref.sync import sync_to_async
+from django.contrib import messages
+from django.contrib.auth import aauthenticate, alogin, alogout
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST
+
+from chatapp.accounts import selectors, services
+from chatapp.accounts.forms import LoginForm, ProfileForm, RegisterForm
+from chatapp.accounts.models import User
+
+
+def _next_url(request: HttpRequest, default: str = "/") -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return default
+
+
+@require_http_methods(["GET", "POST"])
+async def register(request: HttpRequest) -> HttpResponse:
+    form = RegisterForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and await sync_to_async(form.is_valid)():
+        try:
+            user = await sync_to_async(services.user_register)(
+                username=form.cleaned_data["username"],
+                email=form.cleaned_data["email"],
+                password=form.cleaned_data["password"],
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                for error in errors:
+                    form.add_error(field if field in form.fields else None, error)
+        else:
+            await alogin(request, user, backend="chatapp.accounts.backends.UsernameOrEmailBackend")
+            return redirect("home")
+    status = 400 if form.is_bound else 200
+    return render(request, "accounts/register.html", {"form": form}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+async def login(request: HttpRequest) -> HttpResponse:
+    form = LoginForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        user = await aauthenticate(
+            request,
+            username=form.cleaned_data["login"],
+            password=form.cleaned_data["password"],
+        )
+        if user is not None:
+            await alogin(request, user)
+            return redirect(_next_url(request))
+        # On lockout AxesMiddleware replaces this answer with a 429 page.
+        form.add_error(None, "Wrong username, email or password.")
+    status = 400 if form.is_bound else 200
+    context = {"form": form, "next": _next_url(request, default="")}
+    return render(request, "accounts/login.html", context, status=status)
+
+
+@require_POST
+async def logout(request: HttpRequest) -> HttpResponse:
+    await alogout(request)
+    return redirect("accounts:login")
+
+
+@login_required
+async def profile(request: HttpRequest, username: str) -> HttpResponse:
+    shown = await sync_to_async(selectors.user_by_username)(username)
+    if shown is None:
+        raise Http404("No such user.")
+    viewer = await request.auser()
+    own = viewer.pk == shown.pk
+    context = {"shown": shown, "own": own, "show_email": own or not shown.hide_email}
+    return render(request, "accounts/profile.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+async def profile_edit(request: HttpRequest) -> HttpResponse:
+    user = await request.auser()
+    assert isinstance(user, User)
+    if request.method == "POST":
+        form = ProfileForm(request.POST, request.FILES, user=user)
+        if await sync_to_async(form.is_valid)():
+            await sync_to_async(services.user_profile_update)(
+                user=user,
+                email=form.cleaned_data["email"],
+                hide_email=form.cleaned_data["hide_email"],
+                avatar=form.cleaned_data["avatar"],
+            )
+            messages.success(request, "Your profile was saved.")
+            return redirect("accounts:profile", username=user.username)
+        status = 400
+    else:
+        form = ProfileForm(initial={"email": user.email, "hide_email": user.hide_email}, user=user)
+        status = 200
+    return render(request, "accounts/profile_edit.html", {"form": form}, status=status)

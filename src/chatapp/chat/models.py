@@ -1,0 +1,81 @@
+"""Rooms, their messages and per-member read markers.
+
+The hot path (send, history, resume, read) reads and writes these tables with
+plain SQL through asyncpg (``chatapp.chat.sql``); the ORM models own the schema
+and every other use.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+LOBBY_TITLE = "Lobby"
+
+
+class Room(models.Model):
+    class Kind(models.TextChoices):
+        PUBLIC = "public", "public"
+        PRIVATE = "private", "private"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    title = models.CharField(max_length=100)
+    # The seq of the newest message; bumped with UPDATE … RETURNING in the
+    # same transaction as the insert, so seqs have no gaps.
+    last_seq = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(last_seq__gte=0), name="chat_room_last_seq_gte_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} room {self.title!r}"
+
+
+class Message(models.Model):
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="messages")
+    seq = models.BigIntegerField()
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="messages"
+    )
+    body = models.TextField()
+    # Chosen by the client; the same one from the same author is the same message.
+    client_id = models.CharField(max_length=64, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["room", "seq"], name="chat_message_room_seq_unique"),
+            models.UniqueConstraint(
+                fields=["author", "client_id"],
+                condition=Q(client_id__isnull=False),
+                name="chat_message_author_client_id_unique",
+            ),
+            models.CheckConstraint(condition=Q(seq__gte=1), name="chat_message_seq_gte_1"),
+        ]
+
+    def __str__(self) -> str:
+        return f"message {self.room_id}#{self.seq}"
+
+
+class Membership(models.Model):
+    """A user's place in a room: for private rooms it grants access; in every
+    room it holds the read marker that unread counts come from."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    last_read_seq = models.BigIntegerField(default=0)
+    joined_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["room", "user"], name="chat_membership_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.room_id}"

@@ -1,0 +1,135 @@
+"""The ``chatapp`` console command.
+
+``chatapp serve`` runs the ASGI app under uvicorn with the flags this app
+needs; every other word is a Django management command (``chatapp migrate``,
+``chatapp createsuperuser``, ``chatapp check --deploy`` …).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+SETTINGS = "config.settings"
+WS_MAX_SIZE = 64 * 1024  # PROTOCOL.md: a frame is at most 64 KiB (larger closes with 1009)
+LISTEN_BACKLOG = 2048  # connection bursts of load tests and reconnect storms
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", SETTINGS)
+    if args and args[0] == "serve":
+        serve(args[1:])
+        return
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["chatapp", *args])
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    try:
+        return int(value) if value else default
+    except ValueError:
+        sys.exit(f"chatapp: {name}={value!r} is not a whole number")
+
+
+def serve_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chatapp serve",
+        description="Serve pages, the JSON API and /ws/ with uvicorn.",
+    )
+    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=_env_int("PORT", 8000))
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=_env_int("WEB_CONCURRENCY", 1),
+        help="worker processes (default: $WEB_CONCURRENCY or 1); more than one needs REDIS_URL",
+    )
+    parser.add_argument(
+        "--migrate",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="apply migrations before serving (default: only with the embedded database)",
+    )
+    parser.add_argument(
+        "--collectstatic",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="collect static files before serving (default: yes)",
+    )
+    parser.add_argument(
+        "--forwarded-allow-ips",
+        default=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        help="proxies whose X-Forwarded-For/-Proto headers are trusted",
+    )
+    parser.add_argument("--ws-ping-interval", type=float, default=20.0)
+    parser.add_argument("--ws-ping-timeout", type=float, default=20.0)
+    parser.add_argument(
+        "--graceful-timeout",
+        type=int,
+        default=_env_int("GRACEFUL_TIMEOUT", 10),
+        help="seconds open connections get to finish on shutdown",
+    )
+    parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "info").lower())
+    return parser
+
+
+def serve(argv: Sequence[str]) -> None:
+    args = serve_parser().parse_args(argv)
+    if args.workers < 1:
+        sys.exit("chatapp serve: --workers must be at least 1")
+    if args.workers > 1 and not os.environ.get("REDIS_URL"):
+        sys.exit(
+            "chatapp serve: more than one worker needs REDIS_URL. Without Redis the "
+            "channel layer lives in one process, so workers could not reach each "
+            "other's sockets. Set REDIS_URL or use --workers 1."
+        )
+
+    import django
+    from django.core.management import call_command
+    from django.db import connections
+
+    django.setup()  # starts the embedded PostgreSQL when DATABASE_URL is unset
+    from config.embedded import is_embedded
+
+    if args.migrate if args.migrate is not None else is_embedded():
+        call_command("migrate", interactive=False, verbosity=1)
+    if args.collectstatic:
+        call_command("collectstatic", interactive=False, verbosity=0)
+    connections.close_all()  # workers open their own
+
+    import uvicorn
+
+    # uvicorn re-raises SIGTERM once it has shut down gracefully. Turning it into
+    # SystemExit lets atexit hooks run, which stop the embedded PostgreSQL.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    uvicorn.run(
+        "config.asgi:application",
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        lifespan="on",
+        proxy_headers=True,
+        forwarded_allow_ips=args.forwarded_allow_ips,
+        ws_max_size=WS_MAX_SIZE,
+        ws_per_message_deflate=False,
+        ws_ping_interval=args.ws_ping_interval,
+        ws_ping_timeout=args.ws_ping_timeout,
+        timeout_graceful_shutdown=args.graceful_timeout,
+        backlog=LISTEN_BACKLOG,
+        log_level=args.log_level,
+        server_header=False,
+    )
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""The Error shape of the wire contract, and the handlers that keep every
+failure in it: ``{"error": {"code", "detail", "fields"?}}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+
+# The HTTP status each error code answers with.
+STATUS_BY_CODE = {
+    "invalid": 400,
+    "not_authenticated": 401,
+    "forbidden": 403,
+    "csrf_failed": 403,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "conflict": 409,
+    "too_large": 413,
+    "unsupported_media_type": 415,
+    "rate_limited": 429,
+    "server_error": 500,
+    "unavailable": 503,
+}
+
+
+class ApiError(Exception):
+    """Raised anywhere below an API view; rendered as the Error shape."""
+
+    def __init__(
+        self,
+        code: str,
+        detail: str,
+        *,
+        fields: dict[str, list[str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.fields = fields
+        self.headers = headers or {}
+
+    @property
+    def status(self) -> int:
+        return STATUS_BY_CODE[self.code]
+
+
+def error_response(
+    code: str,
+    detail: str,
+    *,
+    fields: dict[str, list[str]] | None = None,
+    headers: dict[str, str] | None = None,
+    status: int | None = None,
+) -> JsonResponse:
+    body: dict[str, Any] = {"code": code, "detail": detail}
+    if fields:
+        body["fields"] = fields
+    response = JsonResponse({"error": body}, status=status or STATUS_BY_CODE[code])
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def wants_json(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/") or request.path == "/healthz"
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    detail = "CSRF check failed: send the csrftoken cookie's value in the X-CSRFToken header."
+    if wants_json(request):
+        return error_response("csrf_failed", detail)
+    return render(request, "errors/403.html", {"detail": detail}, status=403)
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if wants_json(request):
+        return error_response("not_found", "No such resource.")
+    return render(request, "errors/404.html", status=404)
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if wants_json(request):
+        return error_response("forbidden", "You may not do that.")
+    return render(request, "errors/403.html", {"detail": "You may not do that."}, status=403)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if wants_json(request):
+        return error_response("invalid", "Bad request.")
+    return render(request, "errors/400.html", status=400)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if wants_json(request):
+        return error_response("server_error", "Something went wrong on our side.")
+    return render(request, "errors/500.html", status=500)

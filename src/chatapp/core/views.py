@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import mimetypes
+
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import connection
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils._os import safe_join
+from django.views.decorators.http import require_safe
+
+logger = logging.getLogger(__name__)
+
+HEALTH_TIMEOUT = 2.0
+
+
+def _database_ok() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        return cursor.fetchone() == (1,)
+
+
+async def _check(name: str, probe: asyncio.Future[object] | object) -> str:
+    try:
+        await asyncio.wait_for(probe, HEALTH_TIMEOUT)  # type: ignore[arg-type]
+    except Exception:
+        logger.warning("healthz: %s check failed", name, exc_info=True)
+        return "down"
+    return "ok"
+
+
+async def healthz(request: HttpRequest) -> HttpResponse:
+    """Liveness and readiness: the database and the channel layer answer."""
+    layer = get_channel_layer()
+    db = await _check("db", sync_to_async(_database_ok)())
+    layer_state = await _check("layer", layer.group_send("healthz", {"type": "healthz"}))
+    ok = db == "ok" and layer_state == "ok"
+    body = {"status": "ok" if ok else "unavailable", "db": db, "layer": layer_state}
+    return JsonResponse(body, status=200 if ok else 503, headers={"Cache-Control": "no-store"})
+
+
+@require_safe
+async def media(request: HttpRequest, path: str) -> HttpResponse:
+    """Uploaded files (avatars). nginx serves /media/ itself in production."""
+    try:
+        full = Path(safe_join(settings.MEDIA_ROOT, path))
+    except Exception as exc:
+        raise Http404 from exc
+    if not await asyncio.to_thread(full.is_file):
+        raise Http404
+    content_type = mimetypes.guess_type(full.name)[0] or "application/octet-stream"
+    response = HttpResponse(await asyncio.to_thread(full.read_bytes), content_type=content_type)
+    # Avatar files get a new name on every change, so they may be cached for long.
+    response["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response

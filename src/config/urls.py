@@ -1,0 +1,19 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from chatapp.chat import views as chat_views
+from chatapp.core import views as core_views
+
+urlpatterns = [
+    path("", chat_views.home, name="home"),
+    path("healthz", core_views.healthz, name="healthz"),
+    path("accounts/", include("chatapp.accounts.urls")),
+    path("api/", include("chatapp.accounts.api_urls")),
+    path("media/<path:path>", core_views.media, name="media"),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "chatapp.core.errors.bad_request"
+handler403 = "chatapp.core.errors.permission_denied"
+handler404 = "chatapp.core.errors.page_not_found"
+handler500 = "chatapp.core.errors.server_error"
