@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 logger = logging.getLogger(__name__)
+# pgserver logs every command at INFO, also from atexit when streams may be closed.
+logging.getLogger("pgserver").setLevel(logging.WARNING)
 
 # Set by the process that started the embedded server; read by its children.
 SOCKET_ENV = "CHATAPP_EMBEDDED_PG_SOCKET"
@@ -65,8 +67,9 @@ def _start(pgdata: Path) -> str:
 def _stop(server: Any) -> None:
     import pgserver
 
+    pg_ctl = pgserver.pg_ctl  # type: ignore[attr-defined]  # made at import time
     try:
-        pgserver.pg_ctl(
+        pg_ctl(
             ["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user, timeout=30
         )
     except Exception:  # already stopped, or stopping anyway

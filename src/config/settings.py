@@ -108,7 +108,7 @@ TEMPLATES = [
 # --- Accounts --------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
+    "chatapp.accounts.backends.AxesAsyncBackend",
     "chatapp.accounts.backends.UsernameOrEmailBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [

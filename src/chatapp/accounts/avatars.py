@@ -49,9 +49,7 @@ def avatar_from_upload(upload: UploadedFile) -> ContentFile[bytes]:
 
 def _check_header(image: Image.Image) -> None:
     if image.format not in ACCEPTED_FORMATS:
-        raise ValidationError(
-            "Upload a JPEG, PNG, GIF or WebP image.", code="unsupported_format"
-        )
+        raise ValidationError("Upload a JPEG, PNG, GIF or WebP image.", code="unsupported_format")
     width, height = image.size
     if width < 1 or height < 1 or width * height > settings.AVATAR_MAX_PIXELS:
         raise ValidationError("The image has too many pixels.", code="too_many_pixels")

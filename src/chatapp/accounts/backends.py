@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from asgiref.sync import sync_to_async
+from axes.backends import AxesStandaloneBackend
 from django.contrib.auth.backends import ModelBackend
 from django.db.models import Q
 from django.http import HttpRequest
@@ -31,3 +33,21 @@ class UsernameOrEmailBackend(ModelBackend):
         if user.check_password(password) and self.user_can_authenticate(user):
             return user
         return None
+
+    async def aauthenticate(
+        self,
+        request: HttpRequest | None,
+        username: str | None = None,
+        password: str | None = None,
+        **kwargs: Any,
+    ) -> User | None:
+        # ModelBackend's own async path looks the name up case-sensitively.
+        return await sync_to_async(self.authenticate)(request, username, password, **kwargs)
+
+
+class AxesAsyncBackend(AxesStandaloneBackend):
+    """django-axes' lockout check, reachable from ``aauthenticate``, which
+    Django 5.2 calls on every backend."""
+
+    async def aauthenticate(self, request: HttpRequest | None, **credentials: Any) -> None:
+        await sync_to_async(self.authenticate)(request, **credentials)

@@ -26,9 +26,7 @@ class RegisterForm(forms.Form):
     def clean_email(self) -> str:
         email: str = self.cleaned_data["email"].strip()
         if User.objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError(
-                "That email address is already registered.", code="taken"
-            )
+            raise forms.ValidationError("That email address is already registered.", code="taken")
         return email
 
     def clean(self) -> dict[str, Any]:
@@ -66,9 +64,7 @@ class ProfileForm(forms.Form):
         email: str = self.cleaned_data["email"].strip()
         taken = User.objects.filter(email__iexact=email).exclude(pk=self.user.pk).exists()
         if taken:
-            raise forms.ValidationError(
-                "That email address is already registered.", code="taken"
-            )
+            raise forms.ValidationError("That email address is already registered.", code="taken")
         return email
 
     def clean_avatar(self) -> Any:

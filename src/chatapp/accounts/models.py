@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.validators import RegexValidator
 from django.db import models
@@ -35,7 +37,7 @@ class User(AbstractUser):
         default=False, help_text="Hide my email address from other users."
     )
 
-    objects = ChatUserManager()
+    objects: ClassVar[ChatUserManager] = ChatUserManager()
 
     REQUIRED_FIELDS = ["email"]
 

@@ -17,7 +17,7 @@ def user_register(*, username: str, email: str, password: str) -> User:
             return User.objects.create_user(username=username, email=email, password=password)
     except IntegrityError as exc:
         field = "email" if "email" in str(exc) else "username"
-        raise ValidationError({field: ["That %s is already registered." % field]}) from exc
+        raise ValidationError({field: [f"That {field} is already registered."]}) from exc
 
 
 def user_profile_update(

@@ -29,7 +29,9 @@ def lockout_response(
     credentials: dict[str, Any] | None = None,
 ) -> HttpResponse:
     seconds = retry_after_seconds()
-    detail = f"Too many failed logins for this account. Try again in {math.ceil(seconds / 60)} minutes."
+    detail = (
+        f"Too many failed logins for this account. Try again in {math.ceil(seconds / 60)} minutes."
+    )
     headers = {"Retry-After": str(seconds)}
     if wants_json(request):
         return error_response("rate_limited", detail, headers=headers)

@@ -87,7 +87,8 @@ async def profile(request: HttpRequest, username: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 async def profile_edit(request: HttpRequest) -> HttpResponse:
     user = await request.auser()
-    assert isinstance(user, User)
+    if not isinstance(user, User):  # login_required let only users through
+        return redirect("accounts:login")
     if request.method == "POST":
         form = ProfileForm(request.POST, request.FILES, user=user)
         if await sync_to_async(form.is_valid)():

@@ -43,7 +43,8 @@ class Message(models.Model):
     )
     body = models.TextField()
     # Chosen by the client; the same one from the same author is the same message.
-    client_id = models.CharField(max_length=64, null=True, blank=True)
+    # NULL (not "") means none, so the partial unique constraint skips it.
+    client_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

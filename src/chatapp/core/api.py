@@ -4,7 +4,7 @@ typed field parsing, and the Error shape for anything that goes wrong."""
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponseBase
 
 from chatapp.core.errors import ApiError, error_response
 
-View = Callable[..., Awaitable[HttpResponseBase]]
+View = Callable[..., Coroutine[Any, Any, HttpResponseBase]]
 T = TypeVar("T")
 
 

@@ -11,7 +11,9 @@ from django.http import HttpRequest, HttpResponseBase
 GetResponse = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
 
 
-def security_headers(get_response: GetResponse) -> Callable[[HttpRequest], Awaitable[HttpResponseBase]]:
+def security_headers(
+    get_response: GetResponse,
+) -> Callable[[HttpRequest], Awaitable[HttpResponseBase]]:
     """Adds the Content-Security-Policy and related headers to every response."""
     policy = settings.CONTENT_SECURITY_POLICY
 
@@ -19,7 +21,9 @@ def security_headers(get_response: GetResponse) -> Callable[[HttpRequest], Await
         response = await get_response(request)
         if policy:
             response.headers.setdefault("Content-Security-Policy", policy)
-        response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        response.headers.setdefault(
+            "Permissions-Policy", "camera=(), microphone=(), geolocation=()"
+        )
         response.headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
         return response
 

@@ -2,9 +2,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from pathlib import Path
-
 import mimetypes
+from pathlib import Path
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
