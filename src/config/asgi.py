@@ -6,16 +6,34 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-from channels.routing import ProtocolTypeRouter
+from channels.auth import AuthMiddlewareStack
+from channels.routing import ProtocolTypeRouter, URLRouter
+from channels.security.websocket import AllowedHostsOriginValidator
 from django.core.asgi import get_asgi_application
 
 # Django must be set up before anything imports models.
 django_http = get_asgi_application()
 
+from chatapp.chat import sql  # noqa: E402
+from chatapp.realtime.hub import close_hub  # noqa: E402
+from chatapp.realtime.routing import websocket_urlpatterns  # noqa: E402
 from config.lifespan import Lifespan  # noqa: E402
 
+
+async def _open_pool() -> None:
+    await sql.open_pool()
+
+
 application = Lifespan(
-    ProtocolTypeRouter({"http": django_http}),
-    startup=[],
-    shutdown=[],
+    ProtocolTypeRouter(
+        {
+            "http": django_http,
+            # A foreign or missing Origin is refused at the handshake.
+            "websocket": AllowedHostsOriginValidator(
+                AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            ),
+        }
+    ),
+    startup=[_open_pool],
+    shutdown=[close_hub, sql.close_pool],
 )

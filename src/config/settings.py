@@ -148,15 +148,41 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="chatapp <noreply@loc
 
 # --- Realtime ----------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# Each worker process receives all room events on one channel, so its queue
+# must hold a burst; anything dropped is filled from the database anyway.
+CHANNEL_CAPACITY = env.int("CHANNEL_CAPACITY", default=10_000)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {"hosts": [REDIS_URL], "capacity": CHANNEL_CAPACITY},
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "CONFIG": {"capacity": CHANNEL_CAPACITY},
+        }
+    }
+
+# Limits of PROTOCOL.md (all tunable).
+CHAT_MESSAGE_MAX_CHARS = env.int("CHAT_MESSAGE_MAX_CHARS", default=4000)
+CHAT_SEND_BURST = env.int("CHAT_SEND_BURST", default=20)
+CHAT_SEND_RATE = env.float("CHAT_SEND_RATE", default=5.0)
+CHAT_TYPING_INTERVAL = env.float("CHAT_TYPING_INTERVAL", default=2.0)
+# Frames of any kind one socket may send: a burst, then a rate per second.
+WS_FRAME_BURST = env.int("WS_FRAME_BURST", default=60)
+WS_FRAME_RATE = env.float("WS_FRAME_RATE", default=20.0)
+# Frames queued for one socket before it counts as too slow (closed with 4408).
+WS_OUTBOX_SIZE = env.int("WS_OUTBOX_SIZE", default=1000)
+# How often each worker checks that its sockets' sessions still exist.
+SESSION_CHECK_INTERVAL = env.float("SESSION_CHECK_INTERVAL", default=1.0)
+# Presence entries of a worker expire this long after it stops refreshing them.
+PRESENCE_TTL = env.float("PRESENCE_TTL", default=30.0)
+# asyncpg pool of each worker (the hot path).
+CHAT_DB_POOL_MIN = env.int("CHAT_DB_POOL_MIN", default=2)
+CHAT_DB_POOL_MAX = env.int("CHAT_DB_POOL_MAX", default=10)
 
 # --- Static and media files --------------------------------------------------------
 STATIC_URL = "/static/"

@@ -1,0 +1,235 @@
+"""The hot path's SQL: message send, history, resume, read markers, through one
+asyncpg pool per worker process.
+
+The ORM from a consumer runs every query on one shared thread per process; these
+queries run on the event loop instead. The pool opens at ASGI lifespan startup
+(``open_pool``) and closes at shutdown; code running outside a lifespan (tests,
+management commands) gets one opened on first use, per event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from django.conf import settings
+
+_pools: dict[asyncio.AbstractEventLoop, asyncpg.Pool] = {}
+_lock_by_loop: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+
+
+def _connect_kwargs() -> dict[str, Any]:
+    db = settings.DATABASES["default"]
+    options = db.get("OPTIONS", {})
+    return {
+        "host": db.get("HOST") or options.get("host") or None,
+        "port": int(db.get("PORT") or options.get("port") or 5432),
+        "user": db.get("USER") or None,
+        "password": db.get("PASSWORD") or None,
+        "database": db.get("NAME"),
+    }
+
+
+async def open_pool() -> asyncpg.Pool:
+    loop = asyncio.get_running_loop()
+    lock = _lock_by_loop.setdefault(loop, asyncio.Lock())
+    async with lock:
+        pool = _pools.get(loop)
+        if pool is None:
+            pool = await asyncpg.create_pool(
+                **_connect_kwargs(),
+                min_size=settings.CHAT_DB_POOL_MIN,
+                max_size=settings.CHAT_DB_POOL_MAX,
+                command_timeout=30,
+            )
+            _pools[loop] = pool
+        return pool
+
+
+async def close_pool() -> None:
+    loop = asyncio.get_running_loop()
+    pool = _pools.pop(loop, None)
+    _lock_by_loop.pop(loop, None)
+    if pool is not None:
+        await pool.close()
+
+
+async def pool() -> asyncpg.Pool:
+    found = _pools.get(asyncio.get_running_loop())
+    return found if found is not None else await open_pool()
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRow:
+    id: int
+    room_id: int
+    seq: int
+    author_id: int
+    author_username: str
+    author_avatar: str
+    body: str
+    created_at: datetime
+    client_id: str | None
+
+
+_MESSAGE_COLUMNS = """
+    m.id, m.room_id, m.seq, m.author_id, u.username AS author_username,
+    u.avatar AS author_avatar, m.body, m.created_at, m.client_id
+"""
+
+
+def _row(record: asyncpg.Record) -> MessageRow:
+    return MessageRow(**dict(record))
+
+
+async def room_access(room_id: int, user_id: int) -> tuple[str, int] | None:
+    """(kind, last_seq) of a room the user may use, or None (missing or not theirs)."""
+    record = await (await pool()).fetchrow(
+        """
+        SELECT r.kind, r.last_seq FROM chat_room r
+        WHERE r.id = $1 AND (
+            r.kind = 'public'
+            OR EXISTS (SELECT 1 FROM chat_membership m WHERE m.room_id = r.id AND m.user_id = $2)
+        )
+        """,
+        room_id,
+        user_id,
+    )
+    return (record["kind"], record["last_seq"]) if record else None
+
+
+async def message_by_client_id(author_id: int, client_id: str) -> MessageRow | None:
+    record = await (await pool()).fetchrow(
+        f"""SELECT {_MESSAGE_COLUMNS} FROM chat_message m JOIN accounts_user u ON u.id = m.author_id
+        WHERE m.author_id = $1 AND m.client_id = $2""",
+        author_id,
+        client_id,
+    )
+    return _row(record) if record else None
+
+
+async def message_insert(
+    *, room_id: int, author_id: int, body: str, client_id: str | None
+) -> tuple[MessageRow, bool]:
+    """Store a message with the room's next seq, in one transaction.
+
+    Returns the row and whether it is new. The same (author, client_id) again
+    returns the stored row; the seq bump of a lost race is rolled back, so seqs
+    never skip.
+    """
+    if client_id is not None:
+        existing = await message_by_client_id(author_id, client_id)
+        if existing is not None:
+            return existing, False
+    async with (await pool()).acquire() as conn:
+        try:
+            async with conn.transaction():
+                seq = await conn.fetchval(
+                    "UPDATE chat_room SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq",
+                    room_id,
+                )
+                record = await conn.fetchrow(
+                    f"""
+                    WITH m AS (
+                        INSERT INTO chat_message
+                            (room_id, seq, author_id, body, client_id, created_at)
+                        VALUES ($1, $2, $3, $4, $5, now())
+                        RETURNING *
+                    )
+                    SELECT {_MESSAGE_COLUMNS} FROM m JOIN accounts_user u ON u.id = m.author_id
+                    """,
+                    room_id,
+                    seq,
+                    author_id,
+                    body,
+                    client_id,
+                )
+        except asyncpg.UniqueViolationError:
+            if client_id is None:
+                raise
+            # The same client_id committed meanwhile (another socket or worker).
+            existing = await message_by_client_id(author_id, client_id)
+            if existing is None:
+                raise
+            return existing, False
+    return _row(record), True
+
+
+async def messages_after(room_id: int, after_seq: int, limit: int) -> list[MessageRow]:
+    records = await (await pool()).fetch(
+        f"""SELECT {_MESSAGE_COLUMNS} FROM chat_message m JOIN accounts_user u ON u.id = m.author_id
+        WHERE m.room_id = $1 AND m.seq > $2 ORDER BY m.seq LIMIT $3""",
+        room_id,
+        after_seq,
+        limit,
+    )
+    return [_row(r) for r in records]
+
+
+async def messages_before(
+    room_id: int, before_seq: int | None, limit: int
+) -> tuple[list[MessageRow], bool]:
+    """Up to ``limit`` messages before ``before_seq`` (None: the newest), oldest
+    first, and whether older ones exist."""
+    records = await (await pool()).fetch(
+        f"""SELECT {_MESSAGE_COLUMNS} FROM chat_message m JOIN accounts_user u ON u.id = m.author_id
+        WHERE m.room_id = $1 AND ($2::bigint IS NULL OR m.seq < $2)
+        ORDER BY m.seq DESC LIMIT $3""",
+        room_id,
+        before_seq,
+        limit + 1,
+    )
+    rows = [_row(r) for r in records[:limit]]
+    rows.reverse()
+    return rows, len(records) > limit
+
+
+async def read_marker_set(room_id: int, user_id: int, seq: int) -> int:
+    """Move the user's read marker forward (never back, never past the end);
+    returns the unread count."""
+    record = await (await pool()).fetchrow(
+        """
+        WITH target AS (
+            SELECT LEAST(GREATEST($3::bigint, 0), r.last_seq) AS seq, r.last_seq
+            FROM chat_room r WHERE r.id = $1
+        ), marker AS (
+            INSERT INTO chat_membership (room_id, user_id, last_read_seq, joined_at)
+            SELECT $1, $2, target.seq, now() FROM target
+            ON CONFLICT (room_id, user_id) DO UPDATE
+                SET last_read_seq = GREATEST(chat_membership.last_read_seq, EXCLUDED.last_read_seq)
+            RETURNING last_read_seq
+        )
+        SELECT target.last_seq - marker.last_read_seq AS unread FROM target, marker
+        """,
+        room_id,
+        user_id,
+        seq,
+    )
+    return int(record["unread"]) if record else 0
+
+
+async def unread_counts(user_id: int, room_ids: list[int]) -> dict[int, int]:
+    records = await (await pool()).fetch(
+        """
+        SELECT r.id, r.last_seq - COALESCE(m.last_read_seq, 0) AS unread
+        FROM chat_room r
+        LEFT JOIN chat_membership m ON m.room_id = r.id AND m.user_id = $1
+        WHERE r.id = ANY($2::bigint[])
+        """,
+        user_id,
+        room_ids,
+    )
+    return {r["id"]: int(r["unread"]) for r in records}
+
+
+async def live_session_keys(keys: list[str]) -> set[str]:
+    """The session keys among ``keys`` that still exist and have not expired."""
+    records = await (await pool()).fetch(
+        "SELECT session_key FROM django_session WHERE session_key = ANY($1::text[]) "
+        "AND expire_date > now()",
+        keys,
+    )
+    return {r["session_key"] for r in records}

@@ -1,0 +1,56 @@
+"""The one place that publishes live events. Services call these after their
+transaction has committed; nothing else talks to the channel layer to publish.
+
+Room events go to the group ``room.<id>``, which each worker process joins once
+(see ``hub``); the frame is encoded here, once, and written as-is to every
+local socket. Per-user events go to ``user.<id>``, joined by each socket.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels.layers import get_channel_layer
+
+from chatapp.chat.serializers import message_json
+from chatapp.chat.sql import MessageRow
+from chatapp.realtime.protocol import encode
+
+
+def room_group(room_id: int) -> str:
+    return f"room.{room_id}"
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+async def _send(group: str, event: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    assert layer is not None  # noqa: S101 - CHANNEL_LAYERS always has a default
+    await layer.group_send(group, event)
+
+
+async def message_published(row: MessageRow) -> None:
+    text = encode({"type": "message", "message": message_json(row)})
+    await _send(
+        room_group(row.room_id),
+        {"type": "room.frame", "room": row.room_id, "seq": row.seq, "text": text},
+    )
+
+
+async def presence_changed(room_id: int, online: int) -> None:
+    text = encode({"type": "presence", "room": room_id, "online": online})
+    await _send(room_group(room_id), {"type": "room.frame", "room": room_id, "text": text})
+
+
+async def typing(room_id: int, user: dict[str, Any]) -> None:
+    text = encode({"type": "typing", "room": room_id, "user": user})
+    await _send(
+        room_group(room_id),
+        {"type": "room.frame", "room": room_id, "text": text, "skip_user": user["id"]},
+    )
+
+
+async def to_user(user_id: int, frame: dict[str, Any]) -> None:
+    await _send(user_group(user_id), {"type": "user.frame", "text": encode(frame)})

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from tests.realtime.communicator import WebsocketCommunicator
+from django.test import Client
+
+ORIGIN = b"http://127.0.0.1:8000"
+
+
+class Socket:
+    """A test client of /ws/ that remembers what it was sent."""
+
+    def __init__(self, communicator: WebsocketCommunicator) -> None:
+        self.comm = communicator
+
+    async def send(self, frame: dict[str, Any] | str) -> None:
+        if isinstance(frame, str):
+            await self.comm.send_to(text_data=frame)
+        else:
+            await self.comm.send_json_to(frame)
+
+    async def recv(self, timeout: float = 3) -> dict[str, Any]:
+        return await self.comm.receive_json_from(timeout=timeout)
+
+    async def recv_type(self, kind: str, timeout: float = 3) -> dict[str, Any]:
+        """The next frame of ``kind``, passing over unasked frames of other kinds."""
+        passable = {"presence", "message", "typing", "unread"} - {kind}
+        while True:
+            frame = await self.recv(timeout)
+            if frame["type"] == kind:
+                return frame
+            assert frame["type"] in passable, frame
+
+    async def nothing(self, timeout: float = 0.3) -> bool:
+        return await self.comm.receive_nothing(timeout=timeout)
+
+    async def close(self) -> None:
+        await self.comm.disconnect()
+
+
+@pytest.fixture
+def session_for(transactional_db: None, password: str) -> Callable[[str], Awaitable[str]]:
+    """Create a user and log it in; returns the session key."""
+    from chatapp.accounts.models import User
+
+    def make(username: str) -> str:
+        user = User.objects.create_user(
+            username=username, email=f"{username}@example.com", password=password
+        )
+        client = Client()
+        client.force_login(user)
+        return client.cookies["sessionid"].value
+
+    return database_sync_to_async(make)
+
+
+@pytest.fixture
+async def connect() -> AsyncIterator[Callable[..., Awaitable[Socket]]]:
+    from chatapp.chat import sql
+    from chatapp.realtime.hub import close_hub
+    from config.asgi import application
+
+    opened: list[Socket] = []
+
+    async def open_socket(session_key: str | None, origin: bytes | None = ORIGIN) -> Socket:
+        headers = []
+        if origin is not None:
+            headers.append((b"origin", origin))
+        if session_key is not None:
+            headers.append((b"cookie", f"sessionid={session_key}".encode()))
+        comm = WebsocketCommunicator(application, "/ws/", headers=headers)
+        socket = Socket(comm)
+        socket.connected, socket.subprotocol = await comm.connect()  # type: ignore[attr-defined]
+        opened.append(socket)
+        return socket
+
+    yield open_socket
+    for socket in opened:
+        try:
+            await socket.close()
+        except Exception:
+            pass
+    await close_hub()
+    await sql.close_pool()
+
+
+@pytest.fixture
+async def lobby_id(transactional_db: None) -> int:
+    from chatapp.chat.models import Room
+
+    room = await Room.objects.aget(kind="public", title="Lobby")
+    return room.pk
