@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
-from tests.realtime.communicator import WebsocketCommunicator
 from django.test import Client
+
+from tests.realtime.communicator import WebsocketCommunicator
 
 ORIGIN = b"http://127.0.0.1:8000"
 
@@ -80,10 +82,8 @@ async def connect() -> AsyncIterator[Callable[..., Awaitable[Socket]]]:
 
     yield open_socket
     for socket in opened:
-        try:
+        with contextlib.suppress(Exception):  # already closed by the test
             await socket.close()
-        except Exception:
-            pass
     await close_hub()
     await sql.close_pool()
 

@@ -112,8 +112,8 @@ async def test_resume_after_seq_gets_exactly_the_missed_messages(
 async def test_gap_in_live_stream_is_filled_from_the_database(
     connect, session_for, lobby_id
 ) -> None:
-    from chatapp.chat import services, sql
     from chatapp.accounts.models import User
+    from chatapp.chat import services, sql
 
     bob, _ = await hello_socket(connect, session_for, "bob")
     await bob.send({"type": "subscribe", "room": lobby_id, "after_seq": None})
