@@ -155,7 +155,22 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": CHANNEL_CAPACITY},
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        # channels-redis blocks 5 s in BZPOPMIN; redis-py 8's default
+                        # 5 s socket timeout races it and kills the receive loop.
+                        "socket_timeout": env.float("REDIS_SOCKET_TIMEOUT", default=15.0),
+                        "socket_connect_timeout": 5.0,
+                        "retry_on_timeout": True,
+                        # redis-py raises "Too many connections" past this instead
+                        # of waiting; per-process room subscriptions keep use low.
+                        "max_connections": env.int("REDIS_MAX_CONNECTIONS", default=1000),
+                    }
+                ],
+                "capacity": CHANNEL_CAPACITY,
+            },
         }
     }
 else:

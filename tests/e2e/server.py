@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -24,11 +25,15 @@ class ServerFailed(RuntimeError):
     pass
 
 
-@contextmanager
-def chatapp_server(
-    *, env: dict[str, str], log_path: Path, args: tuple[str, ...] = ()
-) -> Iterator[str]:
-    """Yield the base URL of a running server; its output goes to ``log_path``."""
+@dataclass
+class Server:
+    base: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+
+def start_server(*, env: dict[str, str], log_path: Path, args: tuple[str, ...] = ()) -> Server:
+    """Start ``chatapp serve`` on a free loopback port and wait until it is healthy."""
     port = free_port()
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -38,12 +43,25 @@ def chatapp_server(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    base = f"http://127.0.0.1:{port}"
+    server = Server(f"http://127.0.0.1:{port}", process, log_path)
     try:
-        _wait_healthy(base, process, log_path)
-        yield base
-    finally:
+        _wait_healthy(server.base, process, log_path)
+    except BaseException:
         stop(process)
+        raise
+    return server
+
+
+@contextmanager
+def chatapp_server(
+    *, env: dict[str, str], log_path: Path, args: tuple[str, ...] = ()
+) -> Iterator[str]:
+    """Yield the base URL of a running server; its output goes to ``log_path``."""
+    server = start_server(env=env, log_path=log_path, args=args)
+    try:
+        yield server.base
+    finally:
+        stop(server.process)
 
 
 def _wait_healthy(base: str, process: subprocess.Popen[bytes], log_path: Path) -> None:

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import io
-import os
 import re
 import subprocess
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 import httpx
-import psycopg
 import pytest
 from PIL import Image
 
@@ -106,23 +102,6 @@ def test_serve_with_embedded_postgres(tmp_path: Path) -> None:
         page_flow(base)
     # The embedded PostgreSQL stopped with the server that started it.
     assert not (data_dir / "pgdata" / "postmaster.pid").exists()
-
-
-@pytest.fixture
-def e2e_database_url() -> Iterator[str]:
-    """A fresh database on the real PostgreSQL of DATABASE_URL, dropped afterwards."""
-    url = os.environ.get("DATABASE_URL", "")
-    if not url:
-        pytest.skip("DATABASE_URL is not set (CI always sets it)")
-    name = f"chatapp_e2e_{uuid.uuid4().hex[:10]}"
-    admin = urlparse(url)._replace(scheme="postgresql")
-    with psycopg.connect(urlunparse(admin), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunparse(urlparse(url)._replace(path=f"/{name}"))
-    finally:
-        with psycopg.connect(urlunparse(admin), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_serve_with_real_postgres(tmp_path: Path, e2e_database_url: str) -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -67,6 +68,7 @@ async def connect() -> AsyncIterator[Callable[..., Awaitable[Socket]]]:
     from config.asgi import application
 
     opened: list[Socket] = []
+    await _forget_redis_state()
 
     async def open_socket(session_key: str | None, origin: bytes | None = ORIGIN) -> Socket:
         headers = []
@@ -86,6 +88,30 @@ async def connect() -> AsyncIterator[Callable[..., Awaitable[Socket]]]:
             await socket.close()
     await close_hub()
     await sql.close_pool()
+    # A channel layer holds locks of the event loop it ran on; each test has its own.
+    from channels.layers import channel_layers
+
+    for layer in channel_layers.backends.values():
+        close_pools = getattr(layer, "close_pools", None)
+        if close_pools is not None:
+            await close_pools()
+    channel_layers.backends.clear()
+
+
+async def _forget_redis_state() -> None:
+    """Rate buckets and presence of earlier runs (user ids repeat across test databases)."""
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        return
+    import redis.asyncio as redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        keys = [key async for key in client.scan_iter(match="chatapp:*")]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
 
 
 @pytest.fixture

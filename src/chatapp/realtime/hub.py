@@ -107,7 +107,10 @@ class RoomHub:
 
     async def _start(self) -> str:
         if self.channel is None:
-            self.channel = await self.layer.new_channel(prefix="hub")
+            # The default prefix on purpose: channels-redis reads all of a process's
+            # channels from one Redis key per prefix, and only the default one is
+            # read while the consumers' own receives hold its lock.
+            self.channel = await self.layer.new_channel()
             self.tasks = [
                 asyncio.create_task(self._receive_loop(self.channel)),
                 asyncio.create_task(self._upkeep_loop()),
