@@ -124,6 +124,7 @@ def serve(argv: Sequence[str]) -> None:
         backlog=LISTEN_BACKLOG,
         log_level=args.log_level,
         server_header=False,
+        ws="websockets-sansio",  # awaits the transport, so slow clients push back
     )
 
 

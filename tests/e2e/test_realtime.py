@@ -270,3 +270,21 @@ async def test_slow_client_is_closed_with_4408_and_the_room_goes_on(
         while True:
             await asyncio.wait_for(slow.recv(), 10)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4408
+
+
+async def test_presence_drops_the_users_of_a_killed_worker(
+    servers: list[Server], e2e_database_url: str, tmp_path: Path, redis_url: str
+) -> None:
+    env = server_env(e2e_database_url, tmp_path, REDIS_URL=redis_url, PRESENCE_TTL="2")
+    servers.append(start_server(env=env, log_path=tmp_path / "a.log", args=("--migrate",)))
+    servers.append(start_server(env=env, log_path=tmp_path / "b.log"))
+    doomed, survivor = servers
+    lobby = lobby_id(e2e_database_url)
+    alice = await Tab.open(doomed.base, await register(doomed.base, "alice"))
+    await alice.subscribe(lobby)
+    bob = await Tab.open(survivor.base, await register(survivor.base, "bob"))
+    assert (await bob.subscribe(lobby))["online"] == 2
+
+    os.kill(doomed.process.pid, signal.SIGKILL)
+    presence = await bob.recv_type("presence", timeout=10)
+    assert presence == {"type": "presence", "room": lobby, "online": 1}
