@@ -9,6 +9,7 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("accounts/", include("chatapp.accounts.urls")),
     path("api/", include("chatapp.accounts.api_urls")),
+    path("api/", include("chatapp.chat.api_urls")),
     path("media/<path:path>", core_views.media, name="media"),
     path("admin/", admin.site.urls),
 ]

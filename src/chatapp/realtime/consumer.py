@@ -62,9 +62,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.frames = TokenBucket(settings.WS_FRAME_RATE, settings.WS_FRAME_BURST)
         self.writer = asyncio.create_task(self._write_loop())
         self.tasks: set[asyncio.Task[None]] = set()
-        await self.channel_layer.group_add(events.user_group(self.user_id), self.channel_name)
-        watcher().add(self)
         rooms = await selectors.rooms_for_user(self.user_id)
+        # hello is always the first frame; per-user events only follow it.
         self.push(
             {
                 "type": "hello",
@@ -73,6 +72,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 "notifications_unread": 0,
             }
         )
+        await self.channel_layer.group_add(events.user_group(self.user_id), self.channel_name)
+        watcher().add(self)
 
     async def disconnect(self, code: int) -> None:
         if not hasattr(self, "subscriptions"):

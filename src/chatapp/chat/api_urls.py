@@ -1,0 +1,8 @@
+from django.urls import path
+
+from chatapp.chat import api
+
+urlpatterns = [
+    path("rooms", api.rooms, name="api-rooms"),
+    path("rooms/<int:room_id>/messages", api.room_messages, name="api-room-messages"),
+]
