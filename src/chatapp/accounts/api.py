@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 
-from chatapp.accounts import selectors, services
+from chatapp.accounts import selectors
 from chatapp.accounts.forms import RegisterForm
 from chatapp.accounts.models import User
 from chatapp.accounts.serializers import user_json
@@ -16,7 +16,7 @@ from chatapp.core.api import api_view, form_errors, parse_fields, read_json
 from chatapp.core.errors import ApiError
 
 
-async def _current_user(request: HttpRequest) -> User:
+async def current_user(request: HttpRequest) -> User:
     user = await request.auser()
     if not isinstance(user, User):  # api_view(login=True) lets only users through
         raise ApiError("not_authenticated", "Log in first.")
@@ -35,13 +35,9 @@ async def register(request: HttpRequest) -> HttpResponse:
     if not await sync_to_async(form.is_valid)():
         raise ApiError("invalid", "Registration failed.", fields=form_errors(form.errors))
     try:
-        user = await sync_to_async(services.user_register)(
-            username=form.cleaned_data["username"],
-            email=form.cleaned_data["email"],
-            password=form.cleaned_data["password"],
-        )
+        user = await sync_to_async(form.register)()
     except ValidationError as exc:
-        raise ApiError("invalid", "Registration failed.", fields=exc.message_dict) from exc
+        raise ApiError("invalid", "Registration failed.", fields=form_errors(form.errors)) from exc
     await alogin(request, user, backend="chatapp.accounts.backends.UsernameOrEmailBackend")
     return JsonResponse({"user": user_json(user)}, status=201)
 
@@ -65,12 +61,12 @@ async def logout(request: HttpRequest) -> HttpResponse:
 
 @api_view("GET")
 async def me(request: HttpRequest) -> HttpResponse:
-    return JsonResponse(user_json(await _current_user(request)))
+    return JsonResponse(user_json(await current_user(request)))
 
 
 @api_view("GET")
 async def users(request: HttpRequest) -> HttpResponse:
-    viewer = await _current_user(request)
+    viewer = await current_user(request)
     query = request.GET.get("q", "")[:100]
     found = await sync_to_async(selectors.user_search)(viewer=viewer, query=query)
     return JsonResponse(

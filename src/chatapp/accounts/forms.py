@@ -40,6 +40,23 @@ class RegisterForm(forms.Form):
                 self.add_error("password", exc)
         return data
 
+    def register(self) -> User:
+        """Create the account from valid data; a lost race on the unique
+        constraints becomes errors on this form (ValidationError is raised)."""
+        from chatapp.accounts import services
+
+        try:
+            return services.user_register(
+                username=self.cleaned_data["username"],
+                email=self.cleaned_data["email"],
+                password=self.cleaned_data["password"],
+            )
+        except forms.ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                for error in errors:
+                    self.add_error(field if field in self.fields else None, error)
+            raise
+
 
 class LoginForm(forms.Form):
     login = forms.CharField(label="Username or email", max_length=254)

@@ -31,15 +31,9 @@ async def register(request: HttpRequest) -> HttpResponse:
     form = RegisterForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and await sync_to_async(form.is_valid)():
         try:
-            user = await sync_to_async(services.user_register)(
-                username=form.cleaned_data["username"],
-                email=form.cleaned_data["email"],
-                password=form.cleaned_data["password"],
-            )
-        except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                for error in errors:
-                    form.add_error(field if field in form.fields else None, error)
+            user = await sync_to_async(form.register)()
+        except ValidationError:
+            pass  # the form now carries the errors
         else:
             await alogin(request, user, backend="chatapp.accounts.backends.UsernameOrEmailBackend")
             return redirect("home")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from chatapp.accounts.api import current_user
 from chatapp.chat import selectors, sql
 from chatapp.chat.serializers import message_json
 from chatapp.core.api import api_view
@@ -30,13 +31,13 @@ def _int_param(request: HttpRequest, name: str, *, lowest: int) -> int | None:
 
 @api_view("GET")
 async def rooms(request: HttpRequest) -> HttpResponse:
-    user = await request.auser()
+    user = await current_user(request)
     return JsonResponse({"results": await selectors.rooms_for_user(user.pk)})
 
 
 @api_view("GET")
 async def room_messages(request: HttpRequest, room_id: int) -> HttpResponse:
-    user = await request.auser()
+    user = await current_user(request)
     before = _int_param(request, "before_seq", lowest=1)
     limit = _int_param(request, "limit", lowest=1) or HISTORY_LIMIT_DEFAULT
     limit = min(limit, HISTORY_LIMIT_MAX)

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 
+from chatapp.core.loops import PerLoop
 from chatapp.realtime import events
 
 logger = logging.getLogger(__name__)
@@ -201,21 +202,21 @@ class RoomHub:
         self.tasks = []
 
 
-_hubs: dict[asyncio.AbstractEventLoop, RoomHub] = {}
+def _new_hub() -> RoomHub:
+    layer = get_channel_layer()
+    assert layer is not None  # noqa: S101 - CHANNEL_LAYERS always has a default
+    return RoomHub(layer)
+
+
+_hubs = PerLoop(_new_hub)
 
 
 def hub() -> RoomHub:
-    """This process's hub (one per event loop, so tests with fresh loops get fresh hubs)."""
-    loop = asyncio.get_running_loop()
-    found = _hubs.get(loop)
-    if found is None:
-        layer = get_channel_layer()
-        assert layer is not None  # noqa: S101
-        found = _hubs[loop] = RoomHub(layer)
-    return found
+    """This worker's hub."""
+    return _hubs.get()
 
 
 async def close_hub() -> None:
-    found = _hubs.pop(asyncio.get_running_loop(), None)
+    found = _hubs.pop()
     if found is not None:
         await found.close()

@@ -3,11 +3,12 @@ workers through Redis when it is configured) and typing relays."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
 from django.conf import settings
+
+from chatapp.core.loops import PerLoop
 
 # KEYS[1] bucket; ARGV: rate per second, burst, now (s). Returns 1 if allowed.
 _BUCKET_LUA = """
@@ -89,12 +90,8 @@ class Limits:
         return True
 
 
-_limits: dict[asyncio.AbstractEventLoop, Limits] = {}
+_limits = PerLoop(Limits)
 
 
 def limits() -> Limits:
-    loop = asyncio.get_running_loop()
-    found = _limits.get(loop)
-    if found is None:
-        found = _limits[loop] = Limits()
-    return found
+    return _limits.get()

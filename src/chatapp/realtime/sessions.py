@@ -10,6 +10,7 @@ from typing import Protocol
 from django.conf import settings
 
 from chatapp.chat import sql
+from chatapp.core.loops import PerLoop
 
 logger = logging.getLogger(__name__)
 
@@ -52,12 +53,8 @@ class SessionWatcher:
                 await socket.session_ended()
 
 
-_watchers: dict[asyncio.AbstractEventLoop, SessionWatcher] = {}
+_watchers = PerLoop(SessionWatcher)
 
 
 def watcher() -> SessionWatcher:
-    loop = asyncio.get_running_loop()
-    found = _watchers.get(loop)
-    if found is None:
-        found = _watchers[loop] = SessionWatcher()
-    return found
+    return _watchers.get()
