@@ -70,6 +70,8 @@ INSTALLED_APPS = [
     "chatapp.core",
     "chatapp.accounts",
     "chatapp.chat",
+    "chatapp.friends",
+    "chatapp.notifications",
 ]
 
 MIDDLEWARE = [

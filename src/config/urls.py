@@ -10,6 +10,8 @@ urlpatterns = [
     path("accounts/", include("chatapp.accounts.urls")),
     path("api/", include("chatapp.accounts.api_urls")),
     path("api/", include("chatapp.chat.api_urls")),
+    path("api/", include("chatapp.friends.api_urls")),
+    path("api/", include("chatapp.notifications.api_urls")),
     path("media/<path:path>", core_views.media, name="media"),
     path("admin/", admin.site.urls),
 ]

@@ -84,8 +84,12 @@ async def test_private_room_of_others_is_404_and_not_listed(client: AsyncClient)
     from chatapp.accounts.models import User
 
     bob = await User.objects.acreate(username="bob", email="bob@example.com")
-    private = await Room.objects.acreate(kind="private", title="bob & carol")
+    carol = await User.objects.acreate(username="carol", email="carol@example.com")
+    private = await Room.objects.acreate(
+        kind="private", title="bob & carol", user_low=bob, user_high=carol
+    )
     await Membership.objects.acreate(room=private, user=bob)
+    await Membership.objects.acreate(room=private, user=carol)
     response = await client.get(f"/api/rooms/{private.pk}/messages")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"

@@ -122,7 +122,9 @@ async def test_gap_in_live_stream_is_filled_from_the_database(
     # Stored but never published (as if Redis dropped it) …
     await sql.message_insert(room_id=lobby_id, author_id=author.pk, body="lost", client_id="x1")
     # … then a published one: the socket must deliver 1 (from the DB) before 2.
-    await services.message_send(room_id=lobby_id, author_id=author.pk, body="live", client_id="x2")
+    await services.message_send(
+        room_id=lobby_id, room_kind="public", author_id=author.pk, body="live", client_id="x2"
+    )
     first = await bob.recv_type("message")
     second = await bob.recv_type("message")
     assert [first["message"]["body"], second["message"]["body"]] == ["lost", "live"]

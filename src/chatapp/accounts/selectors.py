@@ -20,11 +20,11 @@ def user_search(*, viewer: User, query: str, limit: int = SEARCH_LIMIT) -> list[
         .filter(Q(username__icontains=query) | Q(email__iexact=query, hide_email=False))
         .order_by("username")[:limit]
     )
-    return [(user, relation_to(viewer=viewer, other=user)) for user in users]
+    found = list(users)
+    from chatapp.friends.selectors import relations
 
-
-def relation_to(*, viewer: User, other: User) -> str:
-    return "self" if viewer.pk == other.pk else "none"
+    relation_of = relations(viewer_id=viewer.pk, user_ids=[user.pk for user in found])
+    return [(user, relation_of[user.pk]) for user in found]
 
 
 def user_by_username(username: str) -> User | None:

@@ -25,10 +25,30 @@ class Room(models.Model):
     # same transaction as the insert, so seqs have no gaps.
     last_seq = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+    # A private room belongs to one pair of users (low id first). Unfriending
+    # closes it (history kept, nothing readable or sendable); befriending again
+    # reopens it.
+    user_low = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    user_high = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    closed = models.BooleanField(default=False)
 
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(last_seq__gte=0), name="chat_room_last_seq_gte_0"),
+            models.UniqueConstraint(
+                fields=["user_low", "user_high"],
+                condition=Q(kind="private"),
+                name="chat_room_one_private_per_pair",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="public", user_low__isnull=True, user_high__isnull=True)
+                | Q(kind="private", user_low__lt=models.F("user_high")),
+                name="chat_room_private_pair_ordered",
+            ),
         ]
 
     def __str__(self) -> str:

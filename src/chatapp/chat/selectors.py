@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+from typing import Any
+
+from chatapp.accounts.serializers import avatar_from_name
+from chatapp.chat import sql
 from chatapp.chat.models import LOBBY_TITLE, Room
 
 
@@ -7,30 +11,48 @@ async def lobby() -> Room | None:
     return await Room.objects.filter(kind=Room.Kind.PUBLIC, title=LOBBY_TITLE).afirst()
 
 
-async def rooms_for_user(user_id: int) -> list[dict[str, object]]:
-    """The Room shapes a user sees: the public rooms, then private rooms by
-    latest activity, each with unread and last_seq."""
-    from chatapp.chat import sql
+ROOMS_SQL = """
+    SELECT r.id, r.kind, r.title, r.last_seq,
+           r.last_seq - COALESCE(m.last_read_seq, 0) AS unread,
+           p.id AS peer_id, p.username AS peer_username, p.avatar AS peer_avatar
+    FROM chat_room r
+    LEFT JOIN chat_membership m ON m.room_id = r.id AND m.user_id = $1
+    LEFT JOIN accounts_user p
+        ON r.kind = 'private'
+        AND p.id = CASE WHEN r.user_low_id = $1 THEN r.user_high_id ELSE r.user_low_id END
+    LEFT JOIN chat_message last ON last.room_id = r.id AND last.seq = r.last_seq
+    WHERE ($2::bigint IS NULL OR r.id = $2)
+      AND (r.kind = 'public' OR (m.user_id IS NOT NULL AND NOT r.closed))
+    ORDER BY (r.kind = 'public') DESC, COALESCE(last.created_at, r.created_at) DESC, r.id
+"""
 
-    records = await (await sql.pool()).fetch(
-        """
-        SELECT r.id, r.kind, r.title, r.last_seq,
-               r.last_seq - COALESCE(m.last_read_seq, 0) AS unread
-        FROM chat_room r
-        LEFT JOIN chat_membership m ON m.room_id = r.id AND m.user_id = $1
-        WHERE r.kind = 'public' OR m.user_id IS NOT NULL
-        ORDER BY (r.kind = 'public') DESC, r.last_seq DESC, r.id
-        """,
-        user_id,
-    )
-    return [
-        {
-            "id": r["id"],
-            "kind": r["kind"],
-            "title": r["title"],
-            "peer": None,
-            "unread": int(r["unread"]),
-            "last_seq": int(r["last_seq"]),
+
+def _room_json(r: Any) -> dict[str, Any]:
+    peer = None
+    if r["peer_id"] is not None:
+        peer = {
+            "id": r["peer_id"],
+            "username": r["peer_username"],
+            "avatar": avatar_from_name(r["peer_avatar"]),
         }
-        for r in records
-    ]
+    return {
+        "id": r["id"],
+        "kind": r["kind"],
+        "title": peer["username"] if peer else r["title"],
+        "peer": peer,
+        "unread": int(r["unread"]),
+        "last_seq": int(r["last_seq"]),
+    }
+
+
+async def rooms_for_user(user_id: int) -> list[dict[str, Any]]:
+    """The Room shapes a user sees: the public rooms, then open private rooms
+    by latest activity, each with its peer, unread and last_seq. One query."""
+    records = await (await sql.pool()).fetch(ROOMS_SQL, user_id, None)
+    return [_room_json(r) for r in records]
+
+
+async def room_for_user(user_id: int, room_id: int) -> dict[str, Any] | None:
+    """One Room shape, if the user may see that room."""
+    records = await (await sql.pool()).fetch(ROOMS_SQL, user_id, room_id)
+    return _room_json(records[0]) if records else None

@@ -5,15 +5,8 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any
 
-from django.conf import settings
-from django.templatetags.static import static
-
-from chatapp.accounts.serializers import DEFAULT_AVATAR
+from chatapp.accounts.serializers import avatar_from_name
 from chatapp.chat.sql import MessageRow
-
-
-def _avatar(name: str) -> str:
-    return f"{settings.MEDIA_URL}{name}" if name else static(DEFAULT_AVATAR)
 
 
 def message_json(row: MessageRow) -> dict[str, Any]:
@@ -24,7 +17,7 @@ def message_json(row: MessageRow) -> dict[str, Any]:
         "author": {
             "id": row.author_id,
             "username": row.author_username,
-            "avatar": _avatar(row.author_avatar),
+            "avatar": avatar_from_name(row.author_avatar),
         },
         "body": row.body,
         "created_at": row.created_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),

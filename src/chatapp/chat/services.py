@@ -3,13 +3,19 @@ after the commit: an ack (and any live frame) means the message is stored."""
 
 from __future__ import annotations
 
+from datetime import UTC
+from typing import Any
+
 from chatapp.chat import sql
-from chatapp.chat.sql import MessageRow
+from chatapp.chat.sql import MessageRow, NotificationRow
 from chatapp.realtime import events
+from chatapp.realtime.hub import hub
+
+NOTIFICATION_PREVIEW = 100
 
 
 async def message_send(
-    *, room_id: int, author_id: int, body: str, client_id: str
+    *, room_id: int, room_kind: str, author_id: int, body: str, client_id: str
 ) -> tuple[MessageRow, bool]:
     """Store a message (or find the one this client_id already stored) and
     publish it if new. The caller has checked access, body and rate."""
@@ -18,11 +24,59 @@ async def message_send(
     )
     if created:
         await events.message_published(row)
+        if room_kind == "private":
+            await _notify_peer(row)
     return row, created
 
 
+async def _notify_peer(row: MessageRow) -> None:
+    """One private_message notification per room for a peer not looking at it."""
+    peer = await sql.private_room_peer(row.room_id, row.author_id)
+    if peer is None or await hub().presence.is_online(row.room_id, peer):
+        return
+    preview = row.body if len(row.body) <= NOTIFICATION_PREVIEW else row.body[:99] + "…"
+    note = await sql.private_message_notify(
+        room_id=row.room_id,
+        user_id=peer,
+        actor_id=row.author_id,
+        text=f"{row.author_username}: {preview}",
+        url=f"/chat/{row.room_id}/",
+    )
+    actor = {"id": row.author_id, "username": row.author_username, "avatar": row.author_avatar}
+    await events.to_user(peer, _notification_frame(note, actor))
+
+
+def _notification_frame(note: NotificationRow, actor: dict[str, Any] | None) -> dict[str, Any]:
+    from chatapp.accounts.serializers import avatar_from_name
+
+    if actor is not None:
+        actor = {**actor, "avatar": avatar_from_name(actor["avatar"])}
+    return {
+        "type": "notification",
+        "notification": {
+            "id": note.id,
+            "kind": note.kind,
+            "actor": actor,
+            "text": note.text,
+            "url": note.url,
+            "created_at": note.created_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "read": note.read,
+        },
+        "unread": note.unread,
+    }
+
+
 async def room_read(*, room_id: int, user_id: int, seq: int) -> int:
-    """Move the user's read marker and tell all of the user's sockets."""
+    """Move the user's read marker and tell all of the user's sockets; reading a
+    private room clears its private_message notification."""
     unread = await sql.read_marker_set(room_id, user_id, seq)
     await events.to_user(user_id, {"type": "unread", "room": room_id, "count": unread})
+    if unread == 0:
+        notifications_unread = await sql.private_message_notifications_clear(
+            room_id=room_id, user_id=user_id
+        )
+        if notifications_unread >= 0:
+            await events.to_user(
+                user_id, {"type": "notifications_unread", "unread": notifications_unread}
+            )
     return unread

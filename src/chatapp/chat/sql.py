@@ -86,13 +86,15 @@ def _row(record: asyncpg.Record) -> MessageRow:
 
 
 async def room_access(room_id: int, user_id: int) -> tuple[str, int] | None:
-    """(kind, last_seq) of a room the user may use, or None (missing or not theirs)."""
+    """(kind, last_seq) of a room the user may use, or None: missing, not
+    theirs, or a private room closed by unfriending."""
     record = await (await pool()).fetchrow(
         """
         SELECT r.kind, r.last_seq FROM chat_room r
         WHERE r.id = $1 AND (
             r.kind = 'public'
-            OR EXISTS (SELECT 1 FROM chat_membership m WHERE m.room_id = r.id AND m.user_id = $2)
+            OR (NOT r.closed AND EXISTS (
+                SELECT 1 FROM chat_membership m WHERE m.room_id = r.id AND m.user_id = $2))
         )
         """,
         room_id,
@@ -233,3 +235,80 @@ async def live_session_keys(keys: list[str]) -> set[str]:
         keys,
     )
     return {r["session_key"] for r in records}
+
+
+async def notifications_unread(user_id: int) -> int:
+    return int(
+        await (await pool()).fetchval(
+            "SELECT count(*) FROM notifications_notification WHERE user_id = $1 AND NOT read",
+            user_id,
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationRow:
+    id: int
+    user_id: int
+    kind: str
+    text: str
+    url: str
+    created_at: datetime
+    read: bool
+    unread: int
+
+
+async def private_room_peer(room_id: int, user_id: int) -> int | None:
+    """The other member of a private room; None for a public room."""
+    return await (await pool()).fetchval(
+        """SELECT CASE WHEN user_low_id = $2 THEN user_high_id ELSE user_low_id END
+        FROM chat_room WHERE id = $1 AND kind = 'private'""",
+        room_id,
+        user_id,
+    )
+
+
+async def private_message_notify(
+    *, room_id: int, user_id: int, actor_id: int, text: str, url: str
+) -> NotificationRow:
+    """Upsert the user's one unread private_message notification of the room,
+    updated with the latest message."""
+    record = await (await pool()).fetchrow(
+        """
+        WITH upsert AS (
+            INSERT INTO notifications_notification
+                (user_id, kind, actor_id, text, url, room_id, created_at, read)
+            VALUES ($2, 'private_message', $3, $4, $5, $1, now(), false)
+            ON CONFLICT (user_id, room_id) WHERE kind = 'private_message' AND NOT read
+            DO UPDATE SET actor_id = EXCLUDED.actor_id, text = EXCLUDED.text,
+                          url = EXCLUDED.url, created_at = now()
+            RETURNING id, user_id, kind, text, url, created_at, read, (xmax = 0) AS inserted
+        )
+        SELECT upsert.*,
+               (SELECT count(*) FROM notifications_notification n
+                WHERE n.user_id = upsert.user_id AND NOT n.read) + upsert.inserted::int AS unread
+        FROM upsert
+        """,
+        room_id,
+        user_id,
+        actor_id,
+        text,
+        url,
+    )
+    values = dict(record)
+    values.pop("inserted")
+    values["unread"] = int(values["unread"])
+    return NotificationRow(**values)
+
+
+async def private_message_notifications_clear(*, room_id: int, user_id: int) -> int:
+    """Mark the user's private_message notification of the room read; returns
+    the user's unread notification count, or -1 when there was none to clear."""
+    cleared = await (await pool()).fetchval(
+        """UPDATE notifications_notification SET read = true
+        WHERE user_id = $1 AND room_id = $2 AND kind = 'private_message' AND NOT read
+        RETURNING id""",
+        user_id,
+        room_id,
+    )
+    return -1 if cleared is None else await notifications_unread(user_id)

@@ -69,7 +69,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 "type": "hello",
                 "user": user_json(user),
                 "rooms": rooms,
-                "notifications_unread": 0,
+                "notifications_unread": await sql.notifications_unread(self.user_id),
             }
         )
         await self.channel_layer.group_add(events.user_group(self.user_id), self.channel_name)
@@ -222,11 +222,18 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def on_send(self, frame: dict[str, Any]) -> None:
         send = protocol.parse_send(frame, max_body=settings.CHAT_MESSAGE_MAX_CHARS)
-        room_id, _ = await self._room(frame)
+        room_id = protocol.field_room(frame)
+        access = await sql.room_access(room_id, self.user_id)
+        if access is None:
+            raise FrameError(protocol.NOT_FOUND, "No such room.", send.client_id)
         if not await limits().allow_send(self.user_id):
             raise FrameError(protocol.RATE_LIMITED, "You are sending too fast.", send.client_id)
         row, _ = await services.message_send(
-            room_id=room_id, author_id=self.user_id, body=send.body, client_id=send.client_id
+            room_id=room_id,
+            room_kind=access[0],
+            author_id=self.user_id,
+            body=send.body,
+            client_id=send.client_id,
         )
         self.push({"type": "ack", "client_id": send.client_id, "message": message_json(row)})
 

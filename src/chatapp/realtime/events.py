@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from chatapp.chat.serializers import message_json
@@ -54,3 +55,16 @@ async def typing(room_id: int, user: dict[str, Any]) -> None:
 
 async def to_user(user_id: int, frame: dict[str, Any]) -> None:
     await _send(user_group(user_id), {"type": "user.frame", "text": encode(frame)})
+
+
+def to_user_sync(user_id: int, frame: dict[str, Any]) -> None:
+    """``to_user`` for sync services, called from their on_commit hooks."""
+    async_to_sync(to_user)(user_id, frame)
+
+
+def room_changed_sync(user_id: int, room: dict[str, Any]) -> None:
+    to_user_sync(user_id, {"type": "room", "room": room})
+
+
+def room_removed_sync(user_id: int, room_id: int) -> None:
+    to_user_sync(user_id, {"type": "room_removed", "room": room_id})

@@ -86,6 +86,16 @@ class Presence:
             _, members = await pipe.execute()
         return len({member.split(b":", 1)[0] for member in members})
 
+    async def is_online(self, room_id: int, user_id: int) -> bool:
+        """Whether the user has a socket subscribed to the room on any worker."""
+        if (room_id, user_id) in self.local:
+            return True
+        if self.redis is None:
+            return False
+        prefix = f"{user_id}:".encode()
+        members = await self.redis.zrangebyscore(self._key(room_id), time.time(), "+inf")
+        return any(member.startswith(prefix) for member in members)
+
     async def refresh(self) -> None:
         if self.redis is None or not self.local:
             return

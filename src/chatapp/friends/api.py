@@ -1,0 +1,93 @@
+"""JSON API of friends and private rooms (PROTOCOL.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from chatapp.accounts.api import current_user
+from chatapp.accounts.serializers import user_json
+from chatapp.chat import selectors as chat_selectors
+from chatapp.core.api import api_view, parse_fields, read_json
+from chatapp.core.errors import ApiError
+from chatapp.friends import selectors, services
+from chatapp.friends.models import FriendRequest
+from chatapp.friends.services import FriendError
+
+
+def request_json(request: FriendRequest) -> dict[str, Any]:
+    return {
+        "id": request.pk,
+        "from": user_json(request.from_user),
+        "to": user_json(request.to_user),
+        "status": request.status,
+    }
+
+
+async def _run(service: Any, **kwargs: Any) -> Any:
+    try:
+        return await sync_to_async(service)(**kwargs)
+    except FriendError as exc:
+        raise ApiError(exc.code, exc.detail) from exc
+
+
+@api_view("GET")
+async def friends(request: HttpRequest) -> HttpResponse:
+    user = await current_user(request)
+    found = await sync_to_async(selectors.friends_of)(user_id=user.pk)
+    return JsonResponse({"results": [user_json(friend) for friend in found]})
+
+
+@api_view("DELETE")
+async def unfriend(request: HttpRequest, user_id: int) -> HttpResponse:
+    user = await current_user(request)
+    await _run(services.friend_remove, user=user, other_id=user_id)
+    return HttpResponse(status=204)
+
+
+@api_view("GET", "POST")
+async def friend_requests(request: HttpRequest) -> HttpResponse:
+    user = await current_user(request)
+    if request.method == "POST":
+        data = parse_fields(read_json(request), {"to": int})
+        created = await _run(services.friend_request_send, sender=user, receiver_id=data["to"])
+        return JsonResponse(request_json(created), status=201)
+    incoming, outgoing = await sync_to_async(selectors.requests_of)(user_id=user.pk)
+    return JsonResponse(
+        {
+            "incoming": [request_json(r) for r in incoming],
+            "outgoing": [request_json(r) for r in outgoing],
+        }
+    )
+
+
+ACTIONS = {
+    "accept": services.friend_request_accept,
+    "decline": services.friend_request_decline,
+    "cancel": services.friend_request_cancel,
+}
+
+
+@api_view("POST")
+async def friend_request_action(request: HttpRequest, request_id: int, action: str) -> HttpResponse:
+    user = await current_user(request)
+    service = ACTIONS.get(action)
+    if service is None:
+        raise ApiError("not_found", "No such action.")
+    changed = await _run(service, user=user, request_id=request_id)
+    return JsonResponse(request_json(changed))
+
+
+@api_view("POST")
+async def private_room(request: HttpRequest) -> HttpResponse:
+    user = await current_user(request)
+    data = parse_fields(read_json(request), {"user": int})
+    room = await sync_to_async(selectors.private_room_with)(user_id=user.pk, friend_id=data["user"])
+    if room is None:
+        raise ApiError("forbidden", "You can only chat privately with friends.")
+    shape = await chat_selectors.room_for_user(user.pk, room.pk)
+    if shape is None:
+        raise ApiError("forbidden", "You can only chat privately with friends.")
+    return JsonResponse(shape)

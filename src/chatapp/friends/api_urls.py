@@ -1,0 +1,15 @@
+from django.urls import path
+
+from chatapp.friends import api
+
+urlpatterns = [
+    path("friends", api.friends, name="api-friends"),
+    path("friends/<int:user_id>", api.unfriend, name="api-unfriend"),
+    path("friend-requests", api.friend_requests, name="api-friend-requests"),
+    path(
+        "friend-requests/<int:request_id>/<str:action>",
+        api.friend_request_action,
+        name="api-friend-request-action",
+    ),
+    path("rooms/private", api.private_room, name="api-private-room"),
+]

@@ -1,0 +1,37 @@
+"""Every write of notifications. A notification is written in the same
+transaction as the action that causes it and pushed after commit."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from chatapp.accounts.models import User
+from chatapp.notifications import selectors
+from chatapp.notifications.models import Notification
+from chatapp.notifications.serializers import notification_json
+from chatapp.realtime import events
+
+
+def notification_create(
+    *, user: User, kind: str, actor: User | None, text: str, url: str
+) -> Notification:
+    notification = Notification.objects.create(
+        user=user, kind=kind, actor=actor, text=text[:300], url=url
+    )
+    transaction.on_commit(lambda: notification_push(notification=notification))
+    return notification
+
+
+def notification_push(*, notification: Notification) -> None:
+    """Tell the user's sockets of a new or changed notification, with the unread count."""
+    unread = selectors.unread_count(user_id=notification.user_id)
+    events.to_user_sync(
+        notification.user_id,
+        {"type": "notification", "notification": notification_json(notification), "unread": unread},
+    )
+
+
+def notifications_mark_read(*, user: User, up_to: int) -> int:
+    """Mark the user's notifications with id <= up_to read; returns the unread count."""
+    Notification.objects.filter(user=user, id__lte=up_to, read=False).update(read=True)
+    return selectors.unread_count(user_id=user.pk)
