@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import json
 import threading
-from unittest import mock
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.db import connection
