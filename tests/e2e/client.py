@@ -57,6 +57,15 @@ class Tab:
             if frame["type"] == kind:
                 return frame
 
+    async def recv_types(self, *kinds: str, timeout: float = 5) -> dict[str, dict[str, Any]]:
+        """The first frame of each of ``kinds``, whatever order they come in."""
+        found: dict[str, dict[str, Any]] = {}
+        while len(found) < len(kinds):
+            frame = await self.recv(timeout)
+            if frame["type"] in kinds:
+                found.setdefault(frame["type"], frame)
+        return found
+
     async def subscribe(self, room: int, after_seq: int | None = None) -> dict[str, Any]:
         await self.send({"type": "subscribe", "room": room, "after_seq": after_seq})
         return await self.recv_type("subscribed")
