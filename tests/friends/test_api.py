@@ -175,7 +175,7 @@ def test_private_room_is_refused_unless_friends(alice, bob) -> None:
     assert response.json()["error"]["code"] == "forbidden"
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_accept_and_cross_requests_make_one_friendship(make_user) -> None:
     alice, bob = make_user("alice"), make_user("bob")
     errors: list[BaseException] = []
@@ -212,7 +212,7 @@ def test_concurrent_accept_and_cross_requests_make_one_friendship(make_user) -> 
     assert FriendRequest.objects.filter(status="pending").count() == 0
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_accepts_of_one_request_at_once(make_user) -> None:
     alice, bob = make_user("alice"), make_user("bob")
     with (

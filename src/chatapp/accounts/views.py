@@ -6,7 +6,7 @@ from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.contrib.auth import aauthenticate, alogin, alogout
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -99,3 +99,11 @@ async def profile_edit(request: HttpRequest) -> HttpResponse:
         form = ProfileForm(initial={"email": user.email, "hide_email": user.hide_email}, user=user)
         status = 200
     return render(request, "accounts/profile_edit.html", {"form": form}, status=status)
+
+
+def page_user(request: HttpRequest) -> User:
+    """The logged-in user of a page behind login_required."""
+    user = request.user
+    if not isinstance(user, User):
+        raise PermissionDenied("Log in first.")
+    return user

@@ -1,12 +1,61 @@
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+import uuid
 
-from chatapp.chat.selectors import lobby
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from chatapp.accounts.views import page_user
+from chatapp.chat import selectors, services, sql
+from chatapp.chat.serializers import message_json
+from chatapp.realtime.limits import limits
+
+PAGE_MESSAGES = 50
 
 
 @login_required
 async def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "chat/home.html", {"room": await lobby()})
+    return render(request, "chat/home.html", {"room": await selectors.lobby()})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+async def room(request: HttpRequest, room_id: int) -> HttpResponse:
+    """A conversation page: the latest messages and a form that sends (the
+    socket-driven UI enhances it)."""
+    user = page_user(request)
+    shape = await selectors.room_for_user(user.pk, room_id)
+    if shape is None:
+        raise Http404("No such room.")
+    if request.method == "POST":
+        body = request.POST.get("body", "").strip()
+        client_id = request.POST.get("client_id", "")[:64] or uuid.uuid4().hex
+        if not body:
+            messages.error(request, "The message is empty.")
+        elif len(body) > settings.CHAT_MESSAGE_MAX_CHARS:
+            messages.error(
+                request, f"A message is at most {settings.CHAT_MESSAGE_MAX_CHARS} characters."
+            )
+        elif not await limits().allow_send(user.pk):
+            messages.error(request, "You are sending too fast.")
+        else:
+            await services.message_send(
+                room_id=room_id,
+                room_kind=shape["kind"],
+                author_id=user.pk,
+                body=body,
+                client_id=client_id,
+            )
+            return redirect("chat:room", room_id=room_id)
+    rows, has_more = await sql.messages_before(room_id, None, PAGE_MESSAGES)
+    context = {
+        "room": shape,
+        "messages": [message_json(row) for row in rows],
+        "has_more": has_more,
+        "client_id": uuid.uuid4().hex,
+    }
+    return render(request, "chat/room.html", context)

@@ -72,3 +72,13 @@ def private_room_with(*, user_id: int, friend_id: int) -> Room | None:
     return Room.objects.filter(
         kind=Room.Kind.PRIVATE, user_low_id=low, user_high_id=high, closed=False
     ).first()
+
+
+def friends_with_rooms(*, user_id: int) -> list[tuple[User, int | None]]:
+    """Friends by name, each with the id of the private room (two queries)."""
+    found = friends_of(user_id=user_id)
+    rooms = Room.objects.filter(
+        kind=Room.Kind.PRIVATE, closed=False, memberships__user_id=user_id
+    ).values_list("id", "user_low_id", "user_high_id")
+    room_of = {high if low == user_id else low: room_id for room_id, low, high in rooms}
+    return [(friend, room_of.get(friend.pk)) for friend in found]

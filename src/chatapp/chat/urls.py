@@ -1,0 +1,7 @@
+from django.urls import path
+
+from chatapp.chat import views
+
+app_name = "chat"
+
+urlpatterns = [path("<int:room_id>/", views.room, name="room")]
