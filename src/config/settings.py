@@ -197,6 +197,8 @@ WS_OUTBOX_SIZE = env.int("WS_OUTBOX_SIZE", default=1000)
 SESSION_CHECK_INTERVAL = env.float("SESSION_CHECK_INTERVAL", default=1.0)
 # Presence entries of a worker expire this long after it stops refreshing them.
 PRESENCE_TTL = env.float("PRESENCE_TTL", default=30.0)
+# Joins and leaves of a room within this many seconds make one presence frame.
+PRESENCE_DEBOUNCE = env.float("PRESENCE_DEBOUNCE", default=0.5)
 # asyncpg pool of each worker (the hot path).
 CHAT_DB_POOL_MIN = env.int("CHAT_DB_POOL_MIN", default=2)
 CHAT_DB_POOL_MAX = env.int("CHAT_DB_POOL_MAX", default=10)

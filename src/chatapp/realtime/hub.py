@@ -113,6 +113,8 @@ class RoomHub:
         self.rooms: dict[int, set[LocalSocket]] = {}
         self.presence = Presence(self.worker_id)
         self.online_shown: dict[int, int] = {}
+        self.announcing: set[int] = set()
+        self.announce_tasks: set[asyncio.Task[None]] = set()
         self.channel: str | None = None
         self.tasks: list[asyncio.Task[None]] = []
 
@@ -155,9 +157,26 @@ class RoomHub:
         return await self.presence.online(room_id)
 
     async def _announce(self, room_id: int) -> None:
-        online = await self.presence.online(room_id)
-        self.online_shown[room_id] = online
-        await events.presence_changed(room_id, online)
+        """Announce the room's count soon. Joins and leaves within the debounce
+        interval make one frame, not one each: a thousand sockets subscribing
+        at once would otherwise cost a million presence frames."""
+        if room_id in self.announcing:
+            return
+        self.announcing.add(room_id)
+        task = asyncio.create_task(self._announce_later(room_id))
+        self.announce_tasks.add(task)
+        task.add_done_callback(self.announce_tasks.discard)
+
+    async def _announce_later(self, room_id: int) -> None:
+        await asyncio.sleep(settings.PRESENCE_DEBOUNCE)
+        self.announcing.discard(room_id)
+        try:
+            online = await self.presence.online(room_id)
+            if self.online_shown.get(room_id) != online:
+                self.online_shown[room_id] = online
+                await events.presence_changed(room_id, online)
+        except Exception:
+            logger.exception("hub: presence announcement failed")
 
     def dispatch(self, event: dict[str, Any]) -> None:
         room_id = event.get("room")
@@ -204,6 +223,7 @@ class RoomHub:
                 logger.exception("hub: upkeep failed")
 
     async def close(self) -> None:
+        self.tasks.extend(self.announce_tasks)
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:
