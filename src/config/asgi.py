@@ -6,7 +6,6 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-from channels.auth import AuthMiddlewareStack
 from channels.routing import ProtocolTypeRouter, URLRouter
 from channels.security.websocket import AllowedHostsOriginValidator
 from django.core.asgi import get_asgi_application
@@ -15,6 +14,7 @@ from django.core.asgi import get_asgi_application
 django_http = get_asgi_application()
 
 from chatapp.chat import sql  # noqa: E402
+from chatapp.realtime.auth import SessionAuthMiddleware  # noqa: E402
 from chatapp.realtime.hub import close_hub  # noqa: E402
 from chatapp.realtime.routing import websocket_urlpatterns  # noqa: E402
 from config.lifespan import Lifespan  # noqa: E402
@@ -30,7 +30,7 @@ application = Lifespan(
             "http": django_http,
             # A foreign or missing Origin is refused at the handshake.
             "websocket": AllowedHostsOriginValidator(
-                AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+                SessionAuthMiddleware(URLRouter(websocket_urlpatterns))
             ),
         }
     ),
