@@ -128,31 +128,40 @@ def _accept(request: FriendRequest) -> FriendRequest:
 
 
 def friend_request_decline(*, user: User, request_id: int) -> FriendRequest:
-    with transaction.atomic():
-        request = _request_for(user=user, request_id=request_id, role="to")
-        request.status = FriendRequest.Status.DECLINED
-        request.save(update_fields=["status", "updated_at"])
-        notification_create(
-            user=request.from_user,
-            kind=Notification.Kind.FRIEND_DECLINED,
-            actor=user,
-            text=f"{user.username} declined your friend request.",
-            url="/friends/",
-        )
-    return request
+    return _close(
+        user=user,
+        request_id=request_id,
+        role="to",
+        status=FriendRequest.Status.DECLINED,
+        kind=Notification.Kind.FRIEND_DECLINED,
+        text="{name} declined your friend request.",
+        url="/friends/",
+    )
 
 
 def friend_request_cancel(*, user: User, request_id: int) -> FriendRequest:
+    return _close(
+        user=user,
+        request_id=request_id,
+        role="from",
+        status=FriendRequest.Status.CANCELLED,
+        kind=Notification.Kind.FRIEND_CANCELLED,
+        text="{name} cancelled their friend request.",
+        url="/friends/requests/",
+    )
+
+
+def _close(
+    *, user: User, request_id: int, role: str, status: str, kind: str, text: str, url: str
+) -> FriendRequest:
+    """Decline or cancel: close the request and tell the other side."""
     with transaction.atomic():
-        request = _request_for(user=user, request_id=request_id, role="from")
-        request.status = FriendRequest.Status.CANCELLED
+        request = _request_for(user=user, request_id=request_id, role=role)
+        request.status = status
         request.save(update_fields=["status", "updated_at"])
+        other = request.from_user if role == "to" else request.to_user
         notification_create(
-            user=request.to_user,
-            kind=Notification.Kind.FRIEND_CANCELLED,
-            actor=user,
-            text=f"{user.username} cancelled their friend request.",
-            url="/friends/requests/",
+            user=other, kind=kind, actor=user, text=text.format(name=user.username), url=url
         )
     return request
 
