@@ -30,6 +30,8 @@ import argparse
 import array
 import asyncio
 import contextlib
+import fcntl
+import hashlib
 import json
 import math
 import multiprocessing
@@ -321,48 +323,60 @@ def raise_fd_limit(clients: int, procs: int) -> None:
 
 
 def _cache_key(args: argparse.Namespace) -> str:
+    """Where the sessions live: the database, and the secret key that signs them."""
     if args.url:
         return f"url {args.url}"
     database = os.environ.get("DATABASE_URL", "")
-    if database:
-        parts = urlsplit(database)
-        netloc = parts.hostname or ""
-        if parts.username:
-            netloc = f"{parts.username}@{netloc}"
-        if parts.port:
-            netloc = f"{netloc}:{parts.port}"
-        return "db " + urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-    return "embedded " + str(Path(os.environ.get("CHATAPP_DATA_DIR", "var")).resolve())
+    if not database:
+        return "embedded " + str(Path(os.environ.get("CHATAPP_DATA_DIR", "var")).resolve())
+    parts = urlsplit(database)
+    netloc = parts.hostname or ""
+    if parts.username:
+        netloc = f"{parts.username}@{netloc}"
+    if parts.port:
+        netloc = f"{netloc}:{parts.port}"
+    secret = hashlib.sha256(os.environ.get("SECRET_KEY", "").encode()).hexdigest()[:12]
+    return f"db {urlunsplit((parts.scheme, netloc, parts.path, '', ''))} key {secret}"
+
+
+def _read_cache(target: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(target.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _load_cache(path: str, key: str) -> list[str]:
     if not path:
         return []
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return []
-    found = data.get(key, []) if isinstance(data, dict) else []
-    return [str(cookie) for cookie in found if isinstance(cookie, str)]
+    found = _read_cache(Path(path)).get(key, [])
+    return (
+        [cookie for cookie in found if isinstance(cookie, str)] if isinstance(found, list) else []
+    )
 
 
-def _save_cache(path: str, key: str, cookies: list[str]) -> None:
+def _save_cache(path: str, key: str, cookies: list[str], invalid: set[str]) -> None:
+    """Store our cookies first, then any another run stored meanwhile, less the
+    ones found invalid; under a lock, so concurrent runs lose nothing."""
     if not path:
         return
     target = Path(path)
-    try:
-        data = json.loads(target.read_text())
-        if not isinstance(data, dict):
-            data = {}
-    except (OSError, ValueError):
-        data = {}
-    data[key] = cookies
     target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_suffix(".tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        json.dump(data, out)
-    os.replace(temporary, target)
+    with open(target.with_suffix(".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data = _read_cache(target)
+        ours = set(cookies)
+        theirs = data.get(key, [])
+        theirs = theirs if isinstance(theirs, list) else []
+        data[key] = cookies + [
+            c for c in theirs if isinstance(c, str) and c not in ours and c not in invalid
+        ]
+        temporary = target.with_suffix(".tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump(data, out)
+        os.replace(temporary, target)
 
 
 async def _valid_sessions(base: str, cookies: list[str], concurrency: int) -> list[str]:
@@ -397,16 +411,26 @@ async def _register(base: str, gate: asyncio.Semaphore) -> str:
 async def ensure_sessions(base: str, count: int, args: argparse.Namespace) -> list[str]:
     """``count`` session cookies of distinct users: cached ones still valid, then new."""
     key = _cache_key(args)
-    cookies = _load_cache(args.sessions, key)
-    if cookies:
-        started = time.monotonic()
-        checked = await _valid_sessions(base, cookies[:count], 16)
+    cached = _load_cache(args.sessions, key)
+    cookies: list[str] = []
+    invalid: set[str] = set()
+    checked = 0
+    started = time.monotonic()
+    while len(cookies) < count and checked < len(cached):
+        batch = cached[checked : checked + count - len(cookies)]
+        checked += len(batch)
+        valid = await _valid_sessions(base, batch, 16)
+        cookies += valid
+        invalid.update(set(batch) - set(valid))
+    if checked:
         _say(
-            f"{len(checked)} of {min(len(cookies), count)} cached sessions are valid "
+            f"{len(cookies)} of {checked} cached sessions are valid "
             f"({time.monotonic() - started:.1f} s)"
         )
-        cookies = checked + cookies[count:]
-    missing = count - min(len(cookies), count)
+    unchecked = cached[checked:]
+    missing = count - len(cookies)
+    if invalid and not missing:
+        _save_cache(args.sessions, key, cookies + unchecked, invalid)
     if missing:
         _say(f"registering {missing} users over the API ({args.register_concurrency} at a time)")
         gate = asyncio.Semaphore(args.register_concurrency)
@@ -418,11 +442,11 @@ async def ensure_sessions(base: str, count: int, args: argparse.Namespace) -> li
                 if done % 100 == 0 or done == missing:
                     rate = done / (time.monotonic() - started)
                     _say(f"  {done}/{missing} registered ({rate:.1f}/s)")
-                    _save_cache(args.sessions, key, cookies)
+                    _save_cache(args.sessions, key, cookies, invalid)
         finally:
             for task in pending:
                 task.cancel()
-            _save_cache(args.sessions, key, cookies)
+            _save_cache(args.sessions, key, cookies, invalid)
     return cookies[:count]
 
 
