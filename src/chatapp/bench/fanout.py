@@ -129,6 +129,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--drain-timeout", type=float, default=30.0, help="s after the last ack to get all"
     )
+    p.add_argument(
+        "--max-other-cores",
+        type=float,
+        default=0.25,
+        help="a run during which other programs kept more cores than this busy is "
+        "discarded and run again (default: %(default)s)",
+    )
+    p.add_argument(
+        "--retries", type=int, default=3, help="at most this many discarded runs (default: 3)"
+    )
     p.add_argument("--log-dir", help="server logs (default: a new temporary directory)")
     p.add_argument("--setup-only", action="store_true", help="register the users, then stop")
     return p
@@ -1000,6 +1010,7 @@ def summarize(
 
 # --- the report ------------------------------------------------------------------------
 
+TARGETS = ("chatapp", "floor")
 METRICS = (
     # key, label, ratio to the floor?
     ("deliveries_per_s", "deliveries/s", True),
@@ -1037,7 +1048,7 @@ def _ratio(ours: float | None, floor: float | None) -> float | None:
 
 def build_report(args: argparse.Namespace, runs: list[dict[str, Any]]) -> dict[str, Any]:
     medians: dict[str, dict[str, Any]] = {}
-    for target in ("chatapp", "floor"):
+    for target in TARGETS:
         found = [run[target] for run in runs if target in run]
         if found:
             medians[target] = {key: _median([r.get(key) for r in found]) for key, _, _ in METRICS}
@@ -1144,6 +1155,17 @@ def render_table(report: dict[str, Any]) -> str:
         "nothing_lost": "nothing lost (no loss, gap, duplicate)",
         "rss_per_socket_at_most_60_kib": "RSS per idle socket <= 60 KiB",
     }
+    if report.get("discarded"):
+        lines.append(
+            f"note: {len(report['discarded'])} run(s) discarded and repeated: other programs "
+            "were busy meanwhile (see 'discarded' in the JSON)"
+        )
+    busy_kept = sum(1 for run in report["runs"] if run.get("busy_kept"))
+    if busy_kept:
+        lines.append(
+            f"warning: {busy_kept} run(s) kept although other programs were busy "
+            "(--retries used up): the figures may be disturbed"
+        )
     offered = report["median"].get("floor", {}).get("deliveries_per_s")
     if offered is not None and offered >= 0.95 * config["clients"] * config["rate"]:
         lines.append(
@@ -1167,6 +1189,8 @@ def main(argv: list[str]) -> None:
         sys.exit("chatapp bench fanout: --clients, --procs and --rate must be positive")
     if args.repeat < 1 or args.workers < 1:
         sys.exit("chatapp bench fanout: --repeat and --workers must be at least 1")
+    if args.retries < 0:
+        sys.exit("chatapp bench fanout: --retries must not be negative")
     if args.url and urlsplit(args.url).hostname not in {"127.0.0.1", "localhost", "::1"}:
         _say("warning: --url is not on loopback")
     raise_fd_limit(args.clients, args.procs)
@@ -1174,14 +1198,18 @@ def main(argv: list[str]) -> None:
     log_dir.mkdir(parents=True, exist_ok=True)
     _say(f"server logs in {log_dir}")
     runs: list[dict[str, Any]] = []
+    discarded: list[dict[str, Any]] = []
     cookies: list[str] = []
-    for run in range(args.repeat):
-        _say(f"run {run + 1} of {args.repeat}")
+    for attempt in range(args.repeat + args.retries):
+        if len(runs) == args.repeat:
+            break
+        run = len(runs)
+        _say(f"run {run + 1} of {args.repeat} (attempt {attempt + 1})")
         record: dict[str, Any] = {}
         if args.url:
             server = Server("chatapp", args.url.rstrip("/"), args.server_pid)
         else:
-            server = start_chatapp(args, log_dir, run)
+            server = start_chatapp(args, log_dir, attempt)
         try:
             record["source"] = source_version()
             if not cookies or not args.url:
@@ -1195,12 +1223,11 @@ def main(argv: list[str]) -> None:
         finally:
             stop_server(server)
         if not args.skip_floor:
-            floor = start_floor(log_dir, run)
+            floor = start_floor(log_dir, attempt)
             try:
                 record["floor"] = asyncio.run(run_target(floor, cookies[1:], cookies[0], args))
             finally:
                 stop_server(floor)
-        runs.append(record)
         for name, result in record.items():
             if name == "source":
                 continue
@@ -1211,7 +1238,23 @@ def main(argv: list[str]) -> None:
                 f"RSS/socket {_cell(result['rss_per_socket_kib'])} KiB, "
                 f"other cores busy {_cell(result.get('other_cores_busy'))}"
             )
+        busy = max(
+            (record[name].get("other_cores_busy") or 0.0 for name in TARGETS if name in record),
+            default=0.0,
+        )
+        if busy > args.max_other_cores:
+            if len(discarded) < args.retries:
+                _say(
+                    f"other programs kept {busy:.2f} cores busy during this run "
+                    f"(over --max-other-cores {args.max_other_cores:g}): discarded, run again"
+                )
+                discarded.append(record)
+                continue
+            _say(f"other programs kept {busy:.2f} cores busy; no retries left: kept")
+            record["busy_kept"] = True
+        runs.append(record)
     report = build_report(args, runs)
+    report["discarded"] = discarded
     print(render_table(report))
     print()
     print(json.dumps(report, indent=2))
