@@ -40,18 +40,30 @@ async def test_rooms_lists_the_lobby_with_unread(client: AsyncClient) -> None:
         await sql.message_insert(room_id=lobby.pk, author_id=bob.pk, body=f"m{i}", client_id=None)
     response = await client.get("/api/rooms")
     assert response.status_code == 200
-    assert response.json() == {
-        "results": [
-            {
-                "id": lobby.pk,
-                "kind": "public",
-                "title": "Lobby",
-                "peer": None,
-                "unread": 3,
-                "last_seq": 3,
-            }
-        ]
+    (room,) = response.json()["results"]
+    last = room.pop("last_message")
+    assert room == {
+        "id": lobby.pk,
+        "kind": "public",
+        "title": "Lobby",
+        "peer": None,
+        "unread": 3,
+        "last_seq": 3,
     }
+    assert (last["author"], last["body"]) == ("bob", "m2")
+    assert last["created_at"].endswith("Z")
+
+
+async def test_rooms_shorten_the_latest_message(client: AsyncClient) -> None:
+    from chatapp.accounts.models import User
+
+    lobby = await _lobby()
+    bob = await User.objects.acreate(username="bob", email="bob@example.com")
+    await sql.message_insert(room_id=lobby.pk, author_id=bob.pk, body="x" * 500, client_id=None)
+    response = await client.get("/api/rooms")
+    body = response.json()["results"][0]["last_message"]["body"]
+    assert len(body) == 120
+    assert body.endswith("…")
 
 
 async def test_messages_page_backwards_oldest_first(client: AsyncClient) -> None:

@@ -123,7 +123,7 @@ async def test_private_chat_page_shows_history_and_sends_by_form(make_user) -> N
         room = await Room.objects.aget(kind="private")
         page = await clients["alice"].get(f"/chat/{room.pk}/")
         assert page.status_code == 200
-        assert "Chat with bob" in page.content.decode()
+        assert '<h1 id="room-title"><a href="/accounts/u/bob/">bob</a></h1>' in page.content.decode()
         body = "<script>alert(1)</script>\nline two"
         sent = await clients["alice"].post(f"/chat/{room.pk}/", {"body": body, "client_id": "f1"})
         assert sent.status_code == 302
@@ -131,7 +131,7 @@ async def test_private_chat_page_shows_history_and_sends_by_form(make_user) -> N
         assert again.status_code == 302
         assert await Message.objects.filter(room=room).acount() == 1  # resubmitting stores nothing
         html = (await clients["bob"].get(f"/chat/{room.pk}/")).content.decode()
-        assert "&lt;script&gt;alert(1)&lt;/script&gt;<br>line two" in html
+        assert '<p class="body">&lt;script&gt;alert(1)&lt;/script&gt;\nline two</p>' in html
         assert "<script>alert" not in html
         assert (await clients["carol"].get(f"/chat/{room.pk}/")).status_code == 404
     await sql.close_pool()

@@ -5,6 +5,7 @@ from typing import Any
 from chatapp.accounts.serializers import avatar_from_name
 from chatapp.chat import sql
 from chatapp.chat.models import LOBBY_TITLE, Room
+from chatapp.chat.serializers import iso_utc
 
 
 async def lobby() -> Room | None:
@@ -14,13 +15,15 @@ async def lobby() -> Room | None:
 ROOMS_SQL = """
     SELECT r.id, r.kind, r.title, r.last_seq,
            r.last_seq - COALESCE(m.last_read_seq, 0) AS unread,
-           p.id AS peer_id, p.username AS peer_username, p.avatar AS peer_avatar
+           p.id AS peer_id, p.username AS peer_username, p.avatar AS peer_avatar,
+           last.body AS last_body, last.created_at AS last_at, la.username AS last_author
     FROM chat_room r
     LEFT JOIN chat_membership m ON m.room_id = r.id AND m.user_id = $1
     LEFT JOIN accounts_user p
         ON r.kind = 'private'
         AND p.id = CASE WHEN r.user_low_id = $1 THEN r.user_high_id ELSE r.user_low_id END
     LEFT JOIN chat_message last ON last.room_id = r.id AND last.seq = r.last_seq
+    LEFT JOIN accounts_user la ON la.id = last.author_id
     WHERE ($2::bigint IS NULL OR r.id = $2)
       AND (r.kind = 'public' OR (m.user_id IS NOT NULL AND NOT r.closed))
     ORDER BY (r.kind = 'public') DESC, COALESCE(last.created_at, r.created_at) DESC, r.id
@@ -42,7 +45,21 @@ def _room_json(r: Any) -> dict[str, Any]:
         "peer": peer,
         "unread": int(r["unread"]),
         "last_seq": int(r["last_seq"]),
+        "last_message": _last_message_json(r),
     }
+
+
+LAST_MESSAGE_PREVIEW = 120
+
+
+def _last_message_json(r: Any) -> dict[str, Any] | None:
+    """The room's latest message, shortened: what a room list shows under the title."""
+    if r["last_at"] is None:
+        return None
+    body = r["last_body"]
+    if len(body) > LAST_MESSAGE_PREVIEW:
+        body = body[: LAST_MESSAGE_PREVIEW - 1] + "…"
+    return {"author": r["last_author"], "body": body, "created_at": iso_utc(r["last_at"])}
 
 
 async def rooms_for_user(user_id: int) -> list[dict[str, Any]]:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from chatapp.accounts.serializers import avatar_from_name
 from chatapp.chat.sql import MessageRow
+
+
+def iso_utc(moment: datetime) -> str:
+    """The wire form of a time: ISO 8601 in UTC with a Z."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def message_json(row: MessageRow) -> dict[str, Any]:
@@ -20,6 +25,6 @@ def message_json(row: MessageRow) -> dict[str, Any]:
             "avatar": avatar_from_name(row.author_avatar),
         },
         "body": row.body,
-        "created_at": row.created_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "created_at": iso_utc(row.created_at),
         "client_id": row.client_id,
     }

@@ -3,10 +3,10 @@ after the commit: an ack (and any live frame) means the message is stored."""
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Any
 
-from chatapp.chat import sql
+from chatapp.chat import selectors, sql
+from chatapp.chat.serializers import iso_utc
 from chatapp.chat.sql import MessageRow, NotificationRow
 from chatapp.realtime import events
 from chatapp.realtime.hub import hub
@@ -25,14 +25,25 @@ async def message_send(
     if created:
         await events.message_published(row)
         if room_kind == "private":
-            await _notify_peer(row)
+            peer = await sql.private_room_peer(row.room_id, row.author_id)
+            if peer is not None:
+                await _notify_peer(row, peer)
+                await _room_changed(row, peer)
     return row, created
 
 
-async def _notify_peer(row: MessageRow) -> None:
+async def _room_changed(row: MessageRow, peer: int) -> None:
+    """Both members' room lists move the room up, with its latest message and
+    each member's own unread count (a ``room`` frame)."""
+    for user_id in (row.author_id, peer):
+        shape = await selectors.room_for_user(user_id, row.room_id)
+        if shape is not None:
+            await events.to_user(user_id, {"type": "room", "room": shape})
+
+
+async def _notify_peer(row: MessageRow, peer: int) -> None:
     """One private_message notification per room for a peer not looking at it."""
-    peer = await sql.private_room_peer(row.room_id, row.author_id)
-    if peer is None or await hub().presence.is_online(row.room_id, peer):
+    if await hub().presence.is_online(row.room_id, peer):
         return
     preview = row.body if len(row.body) <= NOTIFICATION_PREVIEW else row.body[:99] + "…"
     note = await sql.private_message_notify(
@@ -59,7 +70,7 @@ def _notification_frame(note: NotificationRow, actor: dict[str, Any] | None) -> 
             "actor": actor,
             "text": note.text,
             "url": note.url,
-            "created_at": note.created_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "created_at": iso_utc(note.created_at),
             "read": note.read,
         },
         "unread": note.unread,

@@ -4,4 +4,7 @@ from chatapp.chat import views
 
 app_name = "chat"
 
-urlpatterns = [path("<int:room_id>/", views.room, name="room")]
+urlpatterns = [
+    path("", views.rooms, name="rooms"),
+    path("<int:room_id>/", views.room, name="room"),
+]

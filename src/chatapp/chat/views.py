@@ -19,7 +19,19 @@ PAGE_MESSAGES = 50
 
 @login_required
 async def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "chat/home.html", {"room": await selectors.lobby()})
+    """The Lobby: the public room, open to everyone logged in."""
+    lobby = await selectors.lobby()
+    if lobby is None:
+        raise Http404("The Lobby has not been created; run the migrations.")
+    return await room(request, lobby.pk)
+
+
+@login_required
+async def rooms(request: HttpRequest) -> HttpResponse:
+    """Every conversation of the user, latest activity first (the room list on
+    its own page, for narrow screens)."""
+    user = page_user(request)
+    return render(request, "chat/rooms.html", {"rooms": await selectors.rooms_for_user(user.pk)})
 
 
 @login_required
@@ -50,12 +62,16 @@ async def room(request: HttpRequest, room_id: int) -> HttpResponse:
                 body=body,
                 client_id=client_id,
             )
+            if shape["kind"] == "public":
+                return redirect("home")
             return redirect("chat:room", room_id=room_id)
     rows, has_more = await sql.messages_before(room_id, None, PAGE_MESSAGES)
     context = {
         "room": shape,
+        "rooms": await selectors.rooms_for_user(user.pk),
         "messages": [message_json(row) for row in rows],
         "has_more": has_more,
         "client_id": uuid.uuid4().hex,
+        "max_body": settings.CHAT_MESSAGE_MAX_CHARS,
     }
     return render(request, "chat/room.html", context)

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Any
 
 from chatapp.accounts.serializers import user_json
+from chatapp.chat.serializers import iso_utc
 from chatapp.notifications.models import Notification
 
 
@@ -14,6 +14,6 @@ def notification_json(notification: Notification) -> dict[str, Any]:
         "actor": user_json(notification.actor) if notification.actor else None,
         "text": notification.text,
         "url": notification.url,
-        "created_at": notification.created_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "created_at": iso_utc(notification.created_at),
         "read": notification.read,
     }

@@ -1,0 +1,276 @@
+// The one socket of a tab (docs/protocol.md). It keeps itself connected,
+// resumes every subscribed room from the last seq it delivered, drops
+// duplicates, and keeps unacknowledged sends until the server has stored them.
+//
+// Events (CustomEvent, the frame or state in `detail`):
+//   status     "connecting" | "connected" | "reconnecting" | "offline"
+//   hello, subscribed, message, ack, history, typing, presence, unread,
+//   notification, notifications_unread, room, room_removed, error
+//   sendfailed {clientId, room, code, detail}: the server refused a send for good
+
+const CLOSE_UNAUTHENTICATED = 4401;
+const CLOSE_FORBIDDEN = 4403;
+const CLOSE_TOO_LARGE = 1009;
+// Refusals that no retry can fix: the send is dropped and shown as failed.
+const FINAL_SEND_ERRORS = new Set(["invalid", "too_large", "forbidden", "not_found"]);
+
+export const STATUS = Object.freeze({
+  CONNECTING: "connecting",
+  CONNECTED: "connected",
+  RECONNECTING: "reconnecting",
+  OFFLINE: "offline",
+});
+
+/** Full jitter: a uniform delay in [0, min(cap, base * 2^attempt)). */
+export function backoffDelay(attempt, { base = 500, cap = 15000, random = Math.random } = {}) {
+  return Math.floor(random() * Math.min(cap, base * 2 ** attempt));
+}
+
+export function newClientId() {
+  return crypto.randomUUID().replaceAll("-", "");
+}
+
+export class ChatSocket extends EventTarget {
+  constructor({
+    url = defaultUrl(),
+    storageKey = null,
+    base = 500,
+    cap = 15000,
+    pingEvery = 25000,
+    pongWithin = 10000,
+    rateLimitedRetry = 1500,
+  } = {}) {
+    super();
+    this.url = url;
+    this.storageKey = storageKey;
+    this.timing = { base, cap, pingEvery, pongWithin, rateLimitedRetry };
+    this.ws = null;
+    this.status = STATUS.CONNECTING;
+    this.attempt = 0;
+    this.stopped = false;
+    this.ready = false; // hello received on the current socket
+    this.rooms = new Map(); // room id -> {lastSeq, ids: Set of message ids}
+    this.pending = new Map(this.#loadPending()); // client_id -> {room, body, client_id}
+    this.timers = { retry: 0, ping: 0, pong: 0 };
+    addEventListener("online", () => this.#wake());
+    addEventListener("offline", () => this.#setStatus(STATUS.OFFLINE));
+    addEventListener("pagehide", () => {
+      this.stopped = true;
+      this.ws?.close(1000);
+    });
+  }
+
+  connect() {
+    this.stopped = false;
+    clearTimeout(this.timers.retry);
+    const ws = new WebSocket(this.url);
+    this.ws = ws;
+    this.ready = false;
+    ws.addEventListener("message", (event) => this.#receive(ws, event.data));
+    ws.addEventListener("close", (event) => this.#closed(ws, event.code));
+  }
+
+  /** Follow a room. With `afterSeq` the server first sends what came after it. */
+  subscribe(room, { afterSeq = null } = {}) {
+    const state = this.rooms.get(room) ?? { lastSeq: null, ids: new Set() };
+    if (afterSeq !== null && (state.lastSeq === null || afterSeq > state.lastSeq)) {
+      state.lastSeq = afterSeq;
+    }
+    this.rooms.set(room, state);
+    this.#write({ type: "subscribe", room, after_seq: state.lastSeq });
+  }
+
+  unsubscribe(room) {
+    this.rooms.delete(room);
+    this.#write({ type: "unsubscribe", room });
+  }
+
+  /** Queue a message; it is (re)sent until acknowledged. Returns its client_id. */
+  send(room, body) {
+    const frame = { type: "send", room, body, client_id: newClientId() };
+    this.pending.set(frame.client_id, frame);
+    this.#savePending();
+    this.#write(frame);
+    return frame.client_id;
+  }
+
+  pendingFor(room) {
+    return [...this.pending.values()].filter((frame) => frame.room === room);
+  }
+
+  discard(clientId) {
+    this.pending.delete(clientId);
+    this.#savePending();
+  }
+
+  history(room, beforeSeq, limit = 50) {
+    this.#write({ type: "history", room, before_seq: beforeSeq, limit });
+  }
+
+  typing(room) {
+    this.#write({ type: "typing", room });
+  }
+
+  read(room, seq) {
+    this.#write({ type: "read", room, seq });
+  }
+
+  // --- inside ------------------------------------------------------------------
+
+  #write(frame) {
+    if (this.ready && this.ws?.readyState === WebSocket.OPEN) {
+      this.ws.send(JSON.stringify(frame));
+      return true;
+    }
+    return false; // written again by #resume once the socket is back
+  }
+
+  #receive(ws, data) {
+    if (ws !== this.ws) return;
+    let frame;
+    try {
+      frame = JSON.parse(data);
+    } catch {
+      return;
+    }
+    this.#armPing();
+    switch (frame.type) {
+      case "hello":
+        this.ready = true;
+        this.attempt = 0;
+        this.#setStatus(STATUS.CONNECTED);
+        this.#emit("hello", frame);
+        this.#resume();
+        return;
+      case "message":
+        if (!this.#accept(frame.message)) return;
+        break;
+      case "ack":
+        this.pending.delete(frame.client_id);
+        this.#savePending();
+        break;
+      case "error":
+        if (frame.ref && this.pending.has(frame.ref)) {
+          this.#sendRefused(frame);
+        }
+        break;
+      case "pong":
+        return;
+      default:
+        break;
+    }
+    this.#emit(frame.type, frame);
+  }
+
+  /** In order, once: a message at or below the room's last seq was delivered. */
+  #accept(message) {
+    const state = this.rooms.get(message.room);
+    if (!state) return false;
+    if (state.ids.has(message.id)) return false;
+    if (state.lastSeq !== null && message.seq <= state.lastSeq) return false;
+    state.lastSeq = message.seq;
+    state.ids.add(message.id);
+    if (state.ids.size > 2000) state.ids = new Set([...state.ids].slice(-1000));
+    return true;
+  }
+
+  #sendRefused(frame) {
+    const send = this.pending.get(frame.ref);
+    if (frame.code === "rate_limited") {
+      setTimeout(() => this.pending.has(send.client_id) && this.#write(send),
+        this.timing.rateLimitedRetry);
+      return;
+    }
+    if (FINAL_SEND_ERRORS.has(frame.code)) {
+      this.discard(frame.ref);
+      this.#emit("sendfailed", {
+        clientId: frame.ref, room: send.room, code: frame.code, detail: frame.detail,
+      });
+    }
+  }
+
+  /** After hello: resubscribe every room from its last seq, then resend what
+   * was never acknowledged (the server stores a client_id once). */
+  #resume() {
+    for (const [room, state] of this.rooms) {
+      this.#write({ type: "subscribe", room, after_seq: state.lastSeq });
+    }
+    for (const frame of this.pending.values()) this.#write(frame);
+  }
+
+  #closed(ws, code) {
+    if (ws !== this.ws) return;
+    this.ready = false;
+    clearTimeout(this.timers.ping);
+    clearTimeout(this.timers.pong);
+    if (code === CLOSE_UNAUTHENTICATED) {
+      const next = encodeURIComponent(location.pathname + location.search);
+      location.assign(`/accounts/login/?next=${next}`);
+      return;
+    }
+    if (code === CLOSE_FORBIDDEN || code === CLOSE_TOO_LARGE || this.stopped) {
+      this.#setStatus(STATUS.OFFLINE);
+      return;
+    }
+    if (!navigator.onLine) {
+      this.#setStatus(STATUS.OFFLINE); // the "online" event reconnects
+      return;
+    }
+    this.#setStatus(STATUS.RECONNECTING);
+    const delay = backoffDelay(this.attempt, this.timing);
+    this.attempt += 1;
+    this.timers.retry = setTimeout(() => this.connect(), delay);
+  }
+
+  #wake() {
+    if (this.stopped || this.ws?.readyState === WebSocket.OPEN) return;
+    this.attempt = 0;
+    this.#setStatus(STATUS.RECONNECTING);
+    this.connect();
+  }
+
+  /** A socket that stays silent after a ping is dead: close it and reconnect. */
+  #armPing() {
+    clearTimeout(this.timers.ping);
+    clearTimeout(this.timers.pong);
+    this.timers.ping = setTimeout(() => {
+      if (!this.#write({ type: "ping" })) return;
+      this.timers.pong = setTimeout(() => this.ws?.close(), this.timing.pongWithin);
+    }, this.timing.pingEvery);
+  }
+
+  #setStatus(status) {
+    if (status === this.status) return;
+    this.status = status;
+    this.#emit("status", status);
+  }
+
+  #emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  // Unacknowledged sends outlive a reload of the tab.
+  #loadPending() {
+    if (!this.storageKey) return [];
+    try {
+      const frames = JSON.parse(sessionStorage.getItem(this.storageKey) ?? "[]");
+      return frames.filter((f) => f && f.client_id).map((f) => [f.client_id, f]);
+    } catch {
+      return [];
+    }
+  }
+
+  #savePending() {
+    if (!this.storageKey) return;
+    try {
+      sessionStorage.setItem(this.storageKey, JSON.stringify([...this.pending.values()]));
+    } catch {
+      // storage full or disabled: the sends still live in memory
+    }
+  }
+}
+
+function defaultUrl() {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${location.host}/ws/`;
+}
