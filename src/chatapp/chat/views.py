@@ -69,7 +69,7 @@ async def room(request: HttpRequest, room_id: int) -> HttpResponse:
     context = {
         "room": shape,
         "rooms": await selectors.rooms_for_user(user.pk),
-        "messages": [message_json(row) for row in rows],
+        "room_messages": [message_json(row) for row in rows],
         "has_more": has_more,
         "client_id": uuid.uuid4().hex,
         "max_body": settings.CHAT_MESSAGE_MAX_CHARS,
