@@ -29,6 +29,7 @@ async def test_hello_lists_the_lobby(connect, session_for, lobby_id) -> None:
             "peer": None,
             "unread": 0,
             "last_seq": 0,
+            "last_message": None,
         }
     ]
 
@@ -178,9 +179,11 @@ async def test_read_marker_gives_unread_to_all_the_users_sockets(
     await tab1.recv()
     tab2 = await connect(key)
     await tab2.recv()
-    for i in range(4):
-        await tab1.send({"type": "send", "room": lobby_id, "body": f"u{i}", "client_id": f"u{i}"})
-        await tab1.recv_type("ack")
+    bob = await connect(await session_for("bob"))
+    await bob.recv()
+    for i in range(4):  # one's own messages are never unread: bob writes them
+        await bob.send({"type": "send", "room": lobby_id, "body": f"u{i}", "client_id": f"u{i}"})
+        await bob.recv_type("ack")
     await tab1.send({"type": "read", "room": lobby_id, "seq": 1})
     for tab in (tab1, tab2):
         unread = await tab.recv_type("unread")

@@ -118,7 +118,8 @@ async def message_insert(
 ) -> tuple[MessageRow, bool]:
     """Store a message with the room's next seq, in one transaction.
 
-    Returns the row and whether it is new. The same (author, client_id) again
+    The author's read marker moves to the new message: one's own messages are
+    never unread. Returns the row and whether it is new. The same (author, client_id) again
     returns the stored row; the seq bump of a lost race is rolled back, so seqs
     never skip.
     """
@@ -140,6 +141,12 @@ async def message_insert(
                             (room_id, seq, author_id, body, client_id, created_at)
                         VALUES ($1, $2, $3, $4, $5, now())
                         RETURNING *
+                    ), own AS (
+                        -- an author has read the room up to their own message
+                        INSERT INTO chat_membership (room_id, user_id, last_read_seq, joined_at)
+                        VALUES ($1, $3, $2, now())
+                        ON CONFLICT (room_id, user_id) DO UPDATE SET last_read_seq =
+                            GREATEST(chat_membership.last_read_seq, EXCLUDED.last_read_seq)
                     )
                     SELECT {_MESSAGE_COLUMNS} FROM m JOIN accounts_user u ON u.id = m.author_id
                     """,
