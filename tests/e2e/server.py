@@ -32,10 +32,13 @@ class Server:
     log_path: Path
 
 
-def start_server(*, env: dict[str, str], log_path: Path, args: tuple[str, ...] = ()) -> Server:
-    """Start ``chatapp serve`` on a free loopback port and wait until it is healthy."""
-    port = free_port()
-    with log_path.open("wb") as log:
+def start_server(
+    *, env: dict[str, str], log_path: Path, args: tuple[str, ...] = (), port: int | None = None
+) -> Server:
+    """Start ``chatapp serve`` on ``port`` (default: a free loopback port) and wait until it
+    is healthy. Its output is appended to ``log_path``, so a restart keeps the first run's."""
+    port = port or free_port()
+    with log_path.open("ab") as log:
         process = subprocess.Popen(
             [CHATAPP, "serve", "--host", "127.0.0.1", "--port", str(port), *args],
             env=env,
