@@ -32,5 +32,10 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	SECRET_KEY=$${SECRET_KEY:-$(TEST_SECRET_KEY)} $(BIN)/pytest $(PYTEST_ARGS)
 
+# PNGs of the main pages at desktop and phone widths, from a server of its own
+# (DATABASE_URL's PostgreSQL when set, else embedded) in Debian's Chromium.
+screenshots: $(STAMP)
+	$(BIN)/python -m tests.browser.screenshots
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
