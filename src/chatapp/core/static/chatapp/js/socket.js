@@ -39,19 +39,26 @@ export class ChatSocket extends EventTarget {
     pingEvery = 25000,
     pongWithin = 10000,
     rateLimitedRetry = 1500,
+    ackWithin = 10000,
+    window = 1,
   } = {}) {
     super();
     this.url = url;
     this.storageKey = storageKey;
-    this.timing = { base, cap, pingEvery, pongWithin, rateLimitedRetry };
+    this.timing = { base, cap, pingEvery, pongWithin, rateLimitedRetry, ackWithin };
+    // Sends written and not yet acknowledged, at most. One keeps them stored
+    // in the order they were typed, also across rate limits and reconnects.
+    this.window = window;
     this.ws = null;
     this.status = STATUS.CONNECTING;
     this.attempt = 0;
     this.stopped = false;
     this.ready = false; // hello received on the current socket
     this.rooms = new Map(); // room id -> {lastSeq, ids: Set of message ids}
-    this.pending = new Map(this.#loadPending()); // client_id -> {room, body, client_id}
-    this.timers = { retry: 0, ping: 0, pong: 0 };
+    this.pending = new Map(this.#loadPending()); // client_id -> send frame, in order
+    this.inflight = new Map(); // client_id -> when it was written
+    this.pausedUntil = 0; // after a rate_limited answer no send is written before this
+    this.timers = { retry: 0, ping: 0, pong: 0, flush: 0 };
     addEventListener("online", () => this.#wake());
     addEventListener("offline", () => this.#setStatus(STATUS.OFFLINE));
     addEventListener("pagehide", () => {
@@ -90,7 +97,7 @@ export class ChatSocket extends EventTarget {
     const frame = { type: "send", room, body, client_id: newClientId() };
     this.pending.set(frame.client_id, frame);
     this.#savePending();
-    this.#write(frame);
+    this.#flush();
     return frame.client_id;
   }
 
@@ -100,6 +107,7 @@ export class ChatSocket extends EventTarget {
 
   discard(clientId) {
     this.pending.delete(clientId);
+    this.inflight.delete(clientId);
     this.#savePending();
   }
 
@@ -146,8 +154,8 @@ export class ChatSocket extends EventTarget {
         if (!this.#accept(frame.message)) return;
         break;
       case "ack":
-        this.pending.delete(frame.client_id);
-        this.#savePending();
+        this.discard(frame.client_id);
+        this.#flush();
         break;
       case "error":
         if (frame.ref && this.pending.has(frame.ref)) {
@@ -176,26 +184,51 @@ export class ChatSocket extends EventTarget {
 
   #sendRefused(frame) {
     const send = this.pending.get(frame.ref);
-    if (frame.code === "rate_limited") {
-      setTimeout(() => this.pending.has(send.client_id) && this.#write(send),
-        this.timing.rateLimitedRetry);
-      return;
-    }
+    this.inflight.delete(frame.ref);
     if (FINAL_SEND_ERRORS.has(frame.code)) {
       this.discard(frame.ref);
       this.#emit("sendfailed", {
         clientId: frame.ref, room: send.room, code: frame.code, detail: frame.detail,
       });
+    } else {
+      // rate_limited (or anything passing): wait, then send it again, in order.
+      this.pausedUntil = Date.now() + this.timing.rateLimitedRetry;
     }
+    this.#flush();
+  }
+
+  /** Write queued sends in order, `window` at a time. A send with no answer
+   * within ackWithin is written again: the server stores a client_id once,
+   * so a repeat can only bring back the same ack. */
+  #flush() {
+    clearTimeout(this.timers.flush);
+    if (this.pending.size === 0) return;
+    const now = Date.now();
+    if (!this.ready) return; // #resume flushes once the socket is back
+    if (now < this.pausedUntil) {
+      this.timers.flush = setTimeout(() => this.#flush(), this.pausedUntil - now);
+      return;
+    }
+    for (const [clientId, since] of this.inflight) {
+      if (now - since > this.timing.ackWithin) this.inflight.delete(clientId);
+    }
+    for (const frame of this.pending.values()) {
+      if (this.inflight.size >= this.window) break;
+      if (this.inflight.has(frame.client_id)) continue;
+      if (!this.#write(frame)) return;
+      this.inflight.set(frame.client_id, now);
+    }
+    this.timers.flush = setTimeout(() => this.#flush(), this.timing.ackWithin);
   }
 
   /** After hello: resubscribe every room from its last seq, then resend what
-   * was never acknowledged (the server stores a client_id once). */
+   * was never acknowledged. */
   #resume() {
     for (const [room, state] of this.rooms) {
       this.#write({ type: "subscribe", room, after_seq: state.lastSeq });
     }
-    for (const frame of this.pending.values()) this.#write(frame);
+    this.inflight.clear();
+    this.#flush();
   }
 
   #closed(ws, code) {
