@@ -15,4 +15,4 @@ def me(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"me": None}
-    return {"me": user_json(user)}  # type: ignore[arg-type]
+    return {"me": user_json(user)}
