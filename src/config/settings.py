@@ -151,6 +151,18 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="chatapp <noreply@loc
 
 # --- Realtime ----------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# Every Redis key of this app starts with this. Live events only make sense for
+# the database they describe, so by default it names that database: two
+# deployments (or a test server and a dev server) sharing a Redis never see
+# each other's rooms, presence or rate limits.
+REDIS_PREFIX = env.str(
+    "REDIS_PREFIX",
+    default="chatapp:{host}:{port}:{name}".format(
+        host=DATABASES["default"].get("HOST") or "local",
+        port=DATABASES["default"].get("PORT") or "",
+        name=DATABASES["default"].get("NAME") or "",
+    ),
+)
 # Each worker process receives all room events on one channel, so its queue
 # must hold a burst; anything dropped is filled from the database anyway.
 CHANNEL_CAPACITY = env.int("CHANNEL_CAPACITY", default=10_000)
@@ -173,6 +185,7 @@ if REDIS_URL:
                     }
                 ],
                 "capacity": CHANNEL_CAPACITY,
+                "prefix": REDIS_PREFIX,
             },
         }
     }

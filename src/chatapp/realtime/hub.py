@@ -51,7 +51,7 @@ class Presence:
             self.redis = redis.Redis.from_url(settings.REDIS_URL)
 
     def _key(self, room_id: int) -> str:
-        return f"chatapp:presence:{room_id}"
+        return f"{settings.REDIS_PREFIX}:presence:{room_id}"
 
     async def add(self, room_id: int, user_id: int) -> bool:
         """Count one more local socket; True if this worker now shows the user."""

@@ -67,7 +67,8 @@ class Limits:
         rate, burst = settings.CHAT_SEND_RATE, settings.CHAT_SEND_BURST
         if self.script is not None:
             allowed = await self.script(
-                keys=[f"chatapp:send-bucket:{user_id}"], args=[rate, burst, time.time()]
+                keys=[f"{settings.REDIS_PREFIX}:send-bucket:{user_id}"],
+                args=[rate, burst, time.time()],
             )
             return bool(allowed)
         bucket = self.local_buckets.get(user_id)
@@ -78,7 +79,7 @@ class Limits:
     async def allow_typing(self, user_id: int, room_id: int) -> bool:
         interval = settings.CHAT_TYPING_INTERVAL
         if self.redis is not None:
-            name = f"chatapp:typing:{room_id}:{user_id}"
+            name = f"{settings.REDIS_PREFIX}:typing:{room_id}:{user_id}"
             return bool(await self.redis.set(name, 1, nx=True, px=int(interval * 1000)))
         now = time.monotonic()
         seen = self.typing_seen.get((room_id, user_id))
