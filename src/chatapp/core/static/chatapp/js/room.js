@@ -6,6 +6,7 @@ import { avatar, h, richText, timeTag } from "./render.js";
 const TYPING_EVERY = 2000; // the server relays one typing frame per 2 s
 const TYPING_SHOWN = 4000;
 const NEAR_BOTTOM = 80; // px
+const READ_EVERY = 1000;
 
 export class RoomView {
   constructor(root, socket, me, room, initialMessages) {
@@ -30,6 +31,7 @@ export class RoomView {
     this.loadingOlder = false;
     this.lastTypingSent = 0;
     this.readSeq = 0;
+    this.readTimer = 0;
 
     this.list.replaceChildren();
     for (const message of initialMessages) this.#append(message);
@@ -261,14 +263,20 @@ export class RoomView {
             : "Several people are typing…";
   }
 
+  /** Move the read marker to the last message shown, at most once a second:
+   * a busy room costs one write per reader per second, not one per message. */
   #markRead() {
-    if (document.visibilityState !== "visible" || !this.#nearBottom()) return;
-    const last = [...this.list.querySelectorAll("[data-seq]")].at(-1);
-    const seq = last ? Number(last.dataset.seq) : 0;
-    if (seq > this.readSeq && this.socket.status === "connected") {
-      this.readSeq = seq;
-      this.socket.read(this.room.id, seq);
-    }
+    if (this.readTimer) return;
+    this.readTimer = setTimeout(() => {
+      this.readTimer = 0;
+      if (document.visibilityState !== "visible" || !this.#nearBottom()) return;
+      const last = [...this.list.querySelectorAll("[data-seq]")].at(-1);
+      const seq = last ? Number(last.dataset.seq) : 0;
+      if (seq > this.readSeq && this.socket.status === "connected") {
+        this.readSeq = seq;
+        this.socket.read(this.room.id, seq);
+      }
+    }, READ_EVERY);
   }
 
   #closed() {
