@@ -308,3 +308,21 @@ def test_avatar_preview_before_saving(browser_user: UserFactory) -> None:
     preview = alice.page.locator("#avatar-preview")
     expect(preview).to_have_attribute("src", re.compile(r"^blob:"))
     expect(preview).to_have_attribute("alt", "Preview of your new avatar")
+
+
+def test_offline_and_back(browser_user: UserFactory, page_problems: PageProblems) -> None:
+    page_problems.allow_server_down()
+    alice, bob = browser_user(), browser_user()
+    open_lobby(alice, bob)
+    status = alice.page.locator("#conn-status")
+    alice.context.set_offline(True)
+    expect(status).to_have_attribute("data-state", "offline")
+    expect(status).to_have_text("Offline")
+    tag = mark()
+    say(alice.page, f"{tag} written offline")
+    alice.context.set_offline(False)
+    expect(status).to_have_attribute("data-state", "connected", timeout=15_000)
+    expect(message(bob.page, f"{tag} written offline")).to_have_count(1)
+    say(alice.page, f"{tag} after")
+    expect(message(bob.page, f"{tag} after")).to_have_count(1)
+    expect(alice.page.locator('#messages [data-state="pending"]')).to_have_count(0)

@@ -48,7 +48,7 @@ function main() {
   previewAvatar();
   const me = pageData("me");
   if (!me) return;
-  const socket = new ChatSocket({ storageKey: `chatapp.pending.${me.id}` });
+  const socket = new ChatSocket({ storageKey: `chatapp.pending.${me.id}`, userId: me.id });
   window.chatapp = { socket }; // to look at from the browser console
   showStatus(socket);
   const bell = document.getElementById("bell-root");

@@ -12,7 +12,7 @@ export class Bell {
     this.root = root;
     this.unread = Number(this.badge.textContent) || 0;
     this.button.setAttribute("role", "button");
-    this.button.setAttribute("aria-haspopup", "true");
+    this.button.setAttribute("aria-haspopup", "dialog");
     this.button.setAttribute("aria-expanded", "false");
     this.#setUnread(this.unread);
 
@@ -36,6 +36,10 @@ export class Bell {
         this.button.focus();
       }
     });
+    root.addEventListener("focusout", (event) => {
+      // Tabbing out of the dropdown closes it.
+      if (event.relatedTarget && !root.contains(event.relatedTarget)) this.close();
+    });
     document.addEventListener("click", (event) => {
       if (!this.panel.hidden && !root.contains(event.target)) this.close();
     });
@@ -44,7 +48,7 @@ export class Bell {
   async open() {
     this.panel.hidden = false;
     this.button.setAttribute("aria-expanded", "true");
-    this.list.replaceChildren(h("li", { className: "muted", text: "Loading…" }));
+    this.list.replaceChildren(h("li", { className: "muted empty", text: "Loading…" }));
     try {
       const [page, requests] = await Promise.all([
         api("/api/notifications"),
@@ -53,10 +57,10 @@ export class Bell {
       this.incoming = new Map(requests.incoming.map((r) => [r.from.id, r]));
       this.list.replaceChildren(...page.results.map((n) => this.#item(n)));
       if (page.results.length === 0) {
-        this.list.append(h("li", { className: "muted", text: "Nothing yet." }));
+        this.list.append(h("li", { className: "muted empty", text: "Nothing yet." }));
       }
       const newest = page.results[0];
-      if (newest && page.unread > 0) {
+      if (newest && page.unread > 0 && !this.panel.hidden) {
         const { unread } = await api("/api/notifications/read", {
           method: "POST", body: { up_to: newest.id },
         });
@@ -75,14 +79,19 @@ export class Bell {
   #arrived({ notification, unread }) {
     this.#setUnread(unread);
     if (this.panel.hidden) return;
-    this.list.querySelector(".muted")?.remove();
+    this.list.querySelector(":scope > li.empty")?.remove();
+    const show = () => {
+      // A private-message notification is updated in place: one entry per id.
+      this.list.querySelector(`:scope > li[data-id="${notification.id}"]`)?.remove();
+      this.list.prepend(this.#item(notification));
+    };
     const open = async () => {
       // A friend request that arrives while the dropdown is open can be answered at once.
       const requests = await api("/api/friend-requests");
       this.incoming = new Map(requests.incoming.map((r) => [r.from.id, r]));
-      this.list.prepend(this.#item(notification));
+      show();
     };
-    open().catch(() => this.list.prepend(this.#item(notification)));
+    open().catch(show);
   }
 
   #setUnread(count) {
@@ -94,10 +103,13 @@ export class Bell {
   }
 
   #item(notification) {
-    const item = h("li", { className: notification.read ? "notification" : "notification unread" },
+    const item = h("li", {
+      className: notification.read ? "notification" : "notification unread",
+      dataset: { id: notification.id },
+    },
       notification.actor ? avatar(notification.actor) : null,
       h("div", { className: "notification-main" },
-        h("a", { href: notification.url || "/notifications/", text: notification.text }),
+        h("a", { href: localHref(notification.url), text: notification.text }),
         h("div", { className: "muted small" }, timeTag(notification.created_at))));
     const request = notification.kind === "friend_request" && notification.actor
       ? this.incoming?.get(notification.actor.id) : null;
@@ -131,4 +143,10 @@ export class Bell {
     );
     return row;
   }
+}
+
+/** Notification links stay on this site. */
+function localHref(url) {
+  return typeof url === "string" && url.startsWith("/") && !url.startsWith("//")
+    ? url : "/notifications/";
 }

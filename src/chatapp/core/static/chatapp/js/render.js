@@ -3,7 +3,7 @@
 // for http(s) URLs.
 
 const URL_PATTERN = /\bhttps?:\/\/[^\s<>"']+/giu;
-const TRAILING = /[.,;:!?)\]}'"»”’]+$/u;
+const TRAILING_CHAR = /[.,;:!?)\]}'"»”’]/u;
 
 /** h("a", {className: "x", href: url, text: "label"}, child, ...) */
 export function h(tag, props = {}, ...children) {
@@ -26,9 +26,7 @@ export function richText(text) {
   const fragment = document.createDocumentFragment();
   let last = 0;
   for (const match of text.matchAll(URL_PATTERN)) {
-    let url = match[0];
-    const trailing = url.match(TRAILING);
-    if (trailing) url = url.slice(0, -trailing[0].length);
+    const url = trimTrailing(match[0]);
     const href = safeHref(url);
     if (!href) continue;
     fragment.append(text.slice(last, match.index));
@@ -39,6 +37,20 @@ export function richText(text) {
   }
   fragment.append(text.slice(last));
   return fragment;
+}
+
+/** Punctuation after a URL ends the sentence, not the URL; a closing
+ * parenthesis stays when the URL opened one (as Wikipedia's do). */
+function trimTrailing(url) {
+  let end = url.length;
+  while (end > 0 && TRAILING_CHAR.test(url[end - 1])) {
+    if (url[end - 1] === ")") {
+      const part = url.slice(0, end);
+      if (part.split("(").length > part.split(")").length - 1) break;
+    }
+    end -= 1;
+  }
+  return url.slice(0, end);
 }
 
 function safeHref(text) {

@@ -53,6 +53,13 @@ export class RoomView {
     on("subscribed", (frame) => {
       this.#setOnline(frame.online);
       this.#markRead();
+      this.#fillScroller();
+    });
+    this.socket.addEventListener("hello", (event) => {
+      // A history request of the previous socket will never be answered.
+      this.loadingOlder = false;
+      this.#updateOlder();
+      if (!event.detail.rooms.some((room) => room.id === this.room.id)) this.#closed();
     });
     on("presence", (frame) => this.#setOnline(frame.online));
     on("message", (frame) => this.#received(frame.message));
@@ -70,7 +77,8 @@ export class RoomView {
       this.#submit();
     });
     this.input.addEventListener("keydown", (event) => {
-      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      // keyCode 229: the Enter that ends an IME composition (some browsers clear isComposing)
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
         event.preventDefault();
         this.#submit();
       }
@@ -197,6 +205,13 @@ export class RoomView {
     this.list.insertBefore(fragment, first ?? this.list.firstChild);
     this.scroller.scrollTop += this.scroller.scrollHeight - height;
     this.#updateOlder();
+    this.#fillScroller();
+  }
+
+  /** Without a scroll bar there is no scrolling up: load older messages until
+   * the conversation fills its pane (or has no more). */
+  #fillScroller() {
+    if (this.scroller.scrollHeight <= this.scroller.clientHeight) this.#loadOlder();
   }
 
   #loadOlder() {
@@ -280,8 +295,10 @@ export class RoomView {
   }
 
   #closed() {
+    const notice = this.root.querySelector("#room-closed");
+    if (!notice.hidden) return;
     this.form.querySelectorAll("textarea, button").forEach((node) => { node.disabled = true; });
-    this.root.querySelector("#room-closed").hidden = false;
+    notice.hidden = false;
     this.#say("This conversation was closed.");
   }
 

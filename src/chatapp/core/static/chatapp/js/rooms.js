@@ -56,7 +56,11 @@ export class RoomList {
       this.list.replaceChildren(h("li", { className: "muted empty", text: "No conversations yet." }));
       return;
     }
+    // Keep keyboard focus on the same room's link across the rebuild.
+    const focused = this.list.contains(document.activeElement)
+      ? document.activeElement.closest("li")?.dataset.room : null;
     this.list.replaceChildren(...ordered.map((room) => this.#item(room)));
+    if (focused) this.list.querySelector(`li[data-room="${focused}"] a`)?.focus();
   }
 
   #item(room) {

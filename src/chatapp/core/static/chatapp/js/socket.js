@@ -34,6 +34,7 @@ export class ChatSocket extends EventTarget {
   constructor({
     url = defaultUrl(),
     storageKey = null,
+    userId = null,
     base = 500,
     cap = 15000,
     pingEvery = 25000,
@@ -45,6 +46,7 @@ export class ChatSocket extends EventTarget {
     super();
     this.url = url;
     this.storageKey = storageKey;
+    this.userId = userId; // the page's user; a hello for anyone else reloads the page
     this.timing = { base, cap, pingEvery, pongWithin, rateLimitedRetry, ackWithin };
     // Sends written and not yet acknowledged, at most. One keeps them stored
     // in the order they were typed, also across rate limits and reconnects.
@@ -59,22 +61,45 @@ export class ChatSocket extends EventTarget {
     this.inflight = new Map(); // client_id -> when it was written
     this.pausedUntil = 0; // after a rate_limited answer no send is written before this
     this.timers = { retry: 0, ping: 0, pong: 0, flush: 0 };
+    this.halted = false; // closed with 4403 or 1009: reconnecting cannot help
     addEventListener("online", () => this.#wake());
     addEventListener("offline", () => this.#setStatus(STATUS.OFFLINE));
     addEventListener("pagehide", () => {
       this.stopped = true;
-      this.ws?.close(1000);
+      this.#drop();
     });
+    // A page restored from the back/forward cache comes back without a socket.
+    addEventListener("pageshow", (event) => event.persisted && this.#wake());
   }
 
   connect() {
     this.stopped = false;
     clearTimeout(this.timers.retry);
+    this.#drop();
     const ws = new WebSocket(this.url);
     this.ws = ws;
     this.ready = false;
     ws.addEventListener("message", (event) => this.#receive(ws, event.data));
     ws.addEventListener("close", (event) => this.#closed(ws, event.code));
+    // A socket that opens but never says hello is as good as dead.
+    this.timers.pong = setTimeout(() => this.#abandon(ws), this.timing.pongWithin);
+  }
+
+  /** Forget the current socket (its events are ignored from now on) and close it. */
+  #drop() {
+    const ws = this.ws;
+    this.ws = null;
+    this.ready = false;
+    clearTimeout(this.timers.ping);
+    clearTimeout(this.timers.pong);
+    if (ws && ws.readyState <= WebSocket.OPEN) ws.close(1000);
+  }
+
+  /** A silent socket: reconnect now rather than wait out its closing handshake. */
+  #abandon(ws) {
+    if (ws !== this.ws) return;
+    this.#drop();
+    this.#closed(null, 1006);
   }
 
   /** Follow a room. With `afterSeq` the server first sends what came after it. */
@@ -144,6 +169,10 @@ export class ChatSocket extends EventTarget {
     this.#armPing();
     switch (frame.type) {
       case "hello":
+        if (this.userId !== null && frame.user.id !== this.userId) {
+          location.reload(); // another user logged in meanwhile: this page is not theirs
+          return;
+        }
         this.ready = true;
         this.attempt = 0;
         this.#setStatus(STATUS.CONNECTED);
@@ -160,6 +189,11 @@ export class ChatSocket extends EventTarget {
       case "error":
         if (frame.ref && this.pending.has(frame.ref)) {
           this.#sendRefused(frame);
+        } else if (frame.code === "rate_limited" && this.inflight.size) {
+          // Too many frames: the server dropped one, maybe a send. Send again later.
+          this.inflight.clear();
+          this.pausedUntil = Date.now() + this.timing.rateLimitedRetry;
+          this.#flush();
         }
         break;
       case "pong":
@@ -210,7 +244,7 @@ export class ChatSocket extends EventTarget {
       return;
     }
     for (const [clientId, since] of this.inflight) {
-      if (now - since > this.timing.ackWithin) this.inflight.delete(clientId);
+      if (now - since >= this.timing.ackWithin) this.inflight.delete(clientId);
     }
     for (const frame of this.pending.values()) {
       if (this.inflight.size >= this.window) break;
@@ -233,6 +267,7 @@ export class ChatSocket extends EventTarget {
 
   #closed(ws, code) {
     if (ws !== this.ws) return;
+    this.ws = null;
     this.ready = false;
     clearTimeout(this.timers.ping);
     clearTimeout(this.timers.pong);
@@ -241,7 +276,8 @@ export class ChatSocket extends EventTarget {
       location.assign(`/accounts/login/?next=${next}`);
       return;
     }
-    if (code === CLOSE_FORBIDDEN || code === CLOSE_TOO_LARGE || this.stopped) {
+    if (code === CLOSE_FORBIDDEN || code === CLOSE_TOO_LARGE) this.halted = true;
+    if (this.halted || this.stopped) {
       this.#setStatus(STATUS.OFFLINE);
       return;
     }
@@ -256,7 +292,12 @@ export class ChatSocket extends EventTarget {
   }
 
   #wake() {
-    if (this.stopped || this.ws?.readyState === WebSocket.OPEN) return;
+    if (this.halted) return;
+    if (this.ws?.readyState === WebSocket.CONNECTING) return;
+    if (this.ws?.readyState === WebSocket.OPEN) {
+      if (this.ready) this.#setStatus(STATUS.CONNECTED); // it outlived a network blip
+      return;
+    }
     this.attempt = 0;
     this.#setStatus(STATUS.RECONNECTING);
     this.connect();
@@ -268,7 +309,8 @@ export class ChatSocket extends EventTarget {
     clearTimeout(this.timers.pong);
     this.timers.ping = setTimeout(() => {
       if (!this.#write({ type: "ping" })) return;
-      this.timers.pong = setTimeout(() => this.ws?.close(), this.timing.pongWithin);
+      const ws = this.ws;
+      this.timers.pong = setTimeout(() => this.#abandon(ws), this.timing.pongWithin);
     }, this.timing.pingEvery);
   }
 
