@@ -228,3 +228,14 @@ def test_unknown_api_path_is_404_in_error_shape() -> None:
     response = Client().get("/api/nothing-here")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+def test_a_new_account_starts_with_the_lobby_read(password: str) -> None:
+    from chatapp.chat.models import Membership, Room
+
+    lobby = Room.objects.get(kind=Room.Kind.PUBLIC)
+    Room.objects.filter(pk=lobby.pk).update(last_seq=7)  # said before alice joined
+    response = register(Client(), password)
+    assert response.status_code == 201
+    marker = Membership.objects.get(room=lobby, user_id=response.json()["user"]["id"])
+    assert marker.last_read_seq == 7

@@ -7,6 +7,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 
 from chatapp.accounts.models import User
+from chatapp.chat import services as chat_services
 
 
 def user_register(*, username: str, email: str, password: str) -> User:
@@ -14,7 +15,9 @@ def user_register(*, username: str, email: str, password: str) -> User:
     constraints still decide a race between two identical registrations."""
     try:
         with transaction.atomic():
-            return User.objects.create_user(username=username, email=email, password=password)
+            user = User.objects.create_user(username=username, email=email, password=password)
+            chat_services.public_rooms_start_read(user_id=user.pk)
+            return user
     except IntegrityError as exc:
         field = "email" if "email" in str(exc) else "username"
         raise ValidationError({field: [f"That {field} is already registered."]}) from exc

@@ -14,6 +14,23 @@ from chatapp.realtime.hub import hub
 NOTIFICATION_PREVIEW = 100
 
 
+def public_rooms_start_read(*, user_id: int) -> None:
+    """A new account starts with the public rooms read: what was said before
+    it joined is history to scroll back through, not unread messages.
+    Sync, for the registration transaction."""
+    from chatapp.chat.models import Membership, Room
+
+    Membership.objects.bulk_create(
+        [
+            Membership(room_id=room_id, user_id=user_id, last_read_seq=last_seq)
+            for room_id, last_seq in Room.objects.filter(kind=Room.Kind.PUBLIC).values_list(
+                "id", "last_seq"
+            )
+        ],
+        ignore_conflicts=True,
+    )
+
+
 async def message_send(
     *, room_id: int, room_kind: str, author_id: int, body: str, client_id: str
 ) -> tuple[MessageRow, bool]:
