@@ -326,3 +326,18 @@ def test_offline_and_back(browser_user: UserFactory, page_problems: PageProblems
     say(alice.page, f"{tag} after")
     expect(message(bob.page, f"{tag} after")).to_have_count(1)
     expect(alice.page.locator('#messages [data-state="pending"]')).to_have_count(0)
+
+
+def test_search_suggests_people_and_sends_a_request(browser_user: UserFactory) -> None:
+    alice, bob = browser_user(), browser_user()
+    open_lobby(alice, bob)
+    search = alice.page.get_by_role("searchbox", name="Find people")
+    search.press_sequentially(bob.username[:-2])
+    suggestions = alice.page.locator("#search-results")
+    expect(search).to_have_attribute("aria-expanded", "true")
+    expect(suggestions.get_by_role("link", name=bob.username)).to_be_visible()
+    suggestions.get_by_role("button", name=f"Send a friend request to {bob.username}").click()
+    expect(suggestions).to_contain_text("Request sent")
+    expect(bob.page.locator("#bell-badge")).to_have_text("1")
+    search.press("Escape")
+    expect(suggestions).to_be_hidden()

@@ -6,6 +6,7 @@ import { Bell } from "./bell.js";
 import { pageData } from "./render.js";
 import { RoomView } from "./room.js";
 import { RoomList } from "./rooms.js";
+import { PeopleSearch } from "./search.js";
 import { ChatSocket } from "./socket.js";
 
 const STATUS_TEXT = {
@@ -51,6 +52,8 @@ function main() {
   const socket = new ChatSocket({ storageKey: `chatapp.pending.${me.id}`, userId: me.id });
   window.chatapp = { socket }; // to look at from the browser console
   showStatus(socket);
+  const search = document.querySelector("form.search");
+  if (search) new PeopleSearch(search);
   const bell = document.getElementById("bell-root");
   if (bell) new Bell(bell, socket);
   const room = pageData("room-data");
