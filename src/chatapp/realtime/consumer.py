@@ -1,9 +1,11 @@
 """The /ws/ socket: one per browser tab, carrying every frame of PROTOCOL.md.
 
 Thin: it parses frames (``protocol``), checks access through ``chat.sql``,
-writes through ``chat.services`` and dispatches by a table. Outbound frames go
-through a bounded queue drained by one writer task; a client that does not
-read fills it and is closed with 4408 rather than stalling anyone else.
+writes through ``chat.services`` and dispatches by a table. An outbound frame
+is written straight to the server's transport when nothing is waiting before
+it; once the server cannot take a frame at once, later ones wait in a bounded
+queue that a writer task drains. A client that does not read fills that queue
+and is closed with 4408 rather than stalling anyone else.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +45,41 @@ class Subscription:
     catching_up: bool = False
 
 
+class _Resumed:
+    """Awaits the rest of a coroutine that was started by hand and suspended on
+    ``waiting``: the send that could not finish at once, handed to a task."""
+
+    __slots__ = ("coro", "waiting")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], waiting: Any) -> None:
+        self.coro = coro
+        self.waiting = waiting
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro, waiting = self.coro, self.waiting
+        while True:
+            try:
+                value = yield waiting
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # cancellation and the like: pass it on
+                try:
+                    waiting = coro.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                try:
+                    waiting = coro.send(value)
+                except StopIteration as stop:
+                    return stop.value
+
+
+# Frames and relayed events that reach the consumer use asyncpg, never the
+# ORM: they skip Channels' per-message close_old_connections (a thread hop).
+ORM_FREE_MESSAGES = frozenset({"websocket.receive", "user.frame"})
+
+
 class ChatConsumer(AsyncWebsocketConsumer):
     user_id: int
     session_key: str
@@ -60,11 +97,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.subscriptions: dict[int, Subscription] = {}
         self.outbox: deque[str] = deque()
         self.outbox_limit = settings.WS_OUTBOX_SIZE
-        self.outbox_ready: asyncio.Future[None] | None = None
+        self.writer: asyncio.Task[None] | None = None  # set while frames wait
         self.space_waiter: asyncio.Future[None] | None = None
         self.closing = False
         self.frames = TokenBucket(settings.WS_FRAME_RATE, settings.WS_FRAME_BURST)
-        self.writer = asyncio.create_task(self._write_loop())
         self.tasks: set[asyncio.Task[None]] = set()
         rooms = await selectors.rooms_for_user(self.user_id)
         # hello is always the first frame; per-user events only follow it.
@@ -84,7 +120,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return
         self.closing = True
         watcher().discard(self)
-        for task in (self.writer, *self.tasks):
+        if self.writer is not None:
+            self.writer.cancel()
+        for task in self.tasks:
             task.cancel()
         the_hub = hub()
         for room_id in list(self.subscriptions):
@@ -104,13 +142,53 @@ class ChatConsumer(AsyncWebsocketConsumer):
     def push_text(self, text: str) -> None:
         if self.closing:
             return
+        if self.writer is None:
+            self._write_now(text)
+            return
         if len(self.outbox) >= self.outbox_limit:
             self._close_soon(protocol.CLOSE_TOO_SLOW)
             return
         self.outbox.append(text)
-        ready = self.outbox_ready
-        if ready is not None and not ready.done():
-            ready.set_result(None)
+
+    def _write_now(self, text: str) -> None:
+        """Hand the frame to the server at once, without a task: the server's send
+        only suspends when its transport is full. If it does, a writer task
+        finishes that send and then drains the frames queued behind it."""
+        send = self.base_send({"type": "websocket.send", "text": text})
+        if not isinstance(send, Coroutine):  # a server whose send is a future
+            self.writer = asyncio.ensure_future(self._drain(send))
+            return
+        try:
+            waiting = send.send(None)
+        except StopIteration:
+            return
+        except Exception:
+            self._lost()
+            return
+        self.writer = asyncio.ensure_future(self._drain(_Resumed(send, waiting)))
+
+    async def _drain(self, pending: Awaitable[Any]) -> None:
+        send = self.base_send
+        outbox = self.outbox
+        try:
+            await pending
+            while outbox:
+                await send({"type": "websocket.send", "text": outbox.popleft()})
+                waiter = self.space_waiter
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(None)
+        except Exception:
+            self._lost()
+        finally:
+            self.writer = None
+
+    def _lost(self) -> None:
+        """The server refused a frame: the client is gone; its disconnect follows."""
+        self.closing = True
+        self.outbox.clear()
+        waiter = self.space_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def _close_soon(self, code: int) -> None:
         if self.closing:
@@ -122,22 +200,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
         task = asyncio.ensure_future(coro)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
-
-    async def _write_loop(self) -> None:
-        # A deque and one future: cheaper per frame than asyncio.Queue, which
-        # showed up in the fan-out profile. base_send is the server's own send.
-        send = self.base_send
-        outbox = self.outbox
-        loop = asyncio.get_running_loop()
-        while True:
-            while outbox:
-                await send({"type": "websocket.send", "text": outbox.popleft()})
-                waiter = self.space_waiter
-                if waiter is not None and not waiter.done():
-                    waiter.set_result(None)
-            self.outbox_ready = loop.create_future()
-            await self.outbox_ready
-            self.outbox_ready = None
 
     async def _queue_waiting(self, text: str) -> None:
         """Queue a frame, waiting for room rather than closing (catch-up only)."""
@@ -195,6 +257,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
             sub.catching_up = False
 
     # --- inbound ----------------------------------------------------------------
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        if message["type"] in ORM_FREE_MESSAGES:
+            await getattr(self, message["type"].replace(".", "_"))(message)
+        else:
+            await super().dispatch(message)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.closing:
