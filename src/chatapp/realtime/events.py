@@ -2,8 +2,9 @@
 transaction has committed; nothing else talks to the channel layer to publish.
 
 Room events go to the group ``room.<id>``, which each worker process joins once
-(see ``hub``); the frame is encoded here, once, and written as-is to every
-local socket. Per-user events go to ``user.<id>``, joined by each socket.
+(``hub.publish``; with the in-memory layer, straight to the one process's
+sockets); the frame is encoded here, once, and written as-is to every local
+socket. Per-user events go to ``user.<id>``, joined by each socket.
 """
 
 from __future__ import annotations
@@ -32,25 +33,25 @@ async def _send(group: str, event: dict[str, Any]) -> None:
     await layer.group_send(group, event)
 
 
+async def _send_room(event: dict[str, Any]) -> None:
+    from chatapp.realtime.hub import hub  # the hub imports this module
+
+    await hub().publish(event)
+
+
 async def message_published(row: MessageRow) -> None:
     text = encode({"type": "message", "message": message_json(row)})
-    await _send(
-        room_group(row.room_id),
-        {"type": "room.frame", "room": row.room_id, "seq": row.seq, "text": text},
-    )
+    await _send_room({"type": "room.frame", "room": row.room_id, "seq": row.seq, "text": text})
 
 
 async def presence_changed(room_id: int, online: int) -> None:
     text = encode({"type": "presence", "room": room_id, "online": online})
-    await _send(room_group(room_id), {"type": "room.frame", "room": room_id, "text": text})
+    await _send_room({"type": "room.frame", "room": room_id, "text": text})
 
 
 async def typing(room_id: int, user: dict[str, Any]) -> None:
     text = encode({"type": "typing", "room": room_id, "user": user})
-    await _send(
-        room_group(room_id),
-        {"type": "room.frame", "room": room_id, "text": text, "skip_user": user["id"]},
-    )
+    await _send_room({"type": "room.frame", "room": room_id, "text": text, "skip_user": user["id"]})
 
 
 async def to_user(user_id: int, frame: dict[str, Any]) -> None:

@@ -5,6 +5,9 @@ when its first local socket subscribes, and leaves when the last one goes. One
 loop receives from that channel and hands each already-encoded frame to the
 local sockets of the room. The cost of a message is then one layer delivery per
 process plus one write per socket, not one layer delivery per member.
+
+With the in-memory layer there is one process, holding every socket: room
+events go straight from ``publish`` to the local sockets, with no layer hop.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import uuid
 from collections import Counter
 from typing import Any, Protocol
 
-from channels.layers import BaseChannelLayer, get_channel_layer
+from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 
 from chatapp.core.loops import PerLoop
@@ -115,27 +118,38 @@ class RoomHub:
         self.online_shown: dict[int, int] = {}
         self.announcing: set[int] = set()
         self.announce_tasks: set[asyncio.Task[None]] = set()
+        self.local_only = isinstance(layer, InMemoryChannelLayer)
         self.channel: str | None = None
         self.tasks: list[asyncio.Task[None]] = []
 
-    async def _start(self) -> str:
-        if self.channel is None:
-            # The default prefix on purpose: channels-redis reads all of a process's
-            # channels from one Redis key per prefix, and only the default one is
-            # read while the consumers' own receives hold its lock.
-            self.channel = await self.layer.new_channel()
-            self.tasks = [
-                asyncio.create_task(self._receive_loop(self.channel)),
-                asyncio.create_task(self._upkeep_loop()),
-            ]
-        return self.channel
+    async def _start(self) -> None:
+        if self.tasks:
+            return
+        # The default prefix on purpose: channels-redis reads all of a process's
+        # channels from one Redis key per prefix, and only the default one is
+        # read while the consumers' own receives hold its lock.
+        channel = None if self.local_only else await self.layer.new_channel()
+        if self.tasks:  # another join started the hub meanwhile
+            return
+        self.channel = channel
+        self.tasks = [asyncio.create_task(self._upkeep_loop())]
+        if channel is not None:
+            self.tasks.append(asyncio.create_task(self._receive_loop(channel)))
+
+    async def publish(self, event: dict[str, Any]) -> None:
+        """Deliver a room event (``events`` builds it) to every worker's sockets."""
+        if self.local_only:
+            self.dispatch(event)
+        else:
+            await self.layer.group_send(events.room_group(event["room"]), event)
 
     async def join(self, room_id: int, socket: LocalSocket) -> None:
         members = self.rooms.get(room_id)
         if members is None:
             members = self.rooms[room_id] = set()
-            channel = await self._start()
-            await self.layer.group_add(events.room_group(room_id), channel)
+            await self._start()
+            if self.channel is not None:
+                await self.layer.group_add(events.room_group(room_id), self.channel)
         members.add(socket)
         if await self.presence.add(room_id, socket.user_id):
             await self._announce(room_id)
