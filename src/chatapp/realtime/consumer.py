@@ -95,13 +95,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.user_id = user.pk
         self.session_key = session_key
         self.subscriptions: dict[int, Subscription] = {}
-        self.outbox: deque[str] = deque()
-        self.outbox_limit = settings.WS_OUTBOX_SIZE
-        self.writer: asyncio.Task[None] | None = None  # set while frames wait
-        self.space_waiter: asyncio.Future[None] | None = None
-        self.closing = False
+        self.open_outbox(settings.WS_OUTBOX_SIZE)
         self.frames = TokenBucket(settings.WS_FRAME_RATE, settings.WS_FRAME_BURST)
-        self.tasks: set[asyncio.Task[None]] = set()
         rooms = await selectors.rooms_for_user(self.user_id)
         # hello is always the first frame; per-user events only follow it.
         self.push(
@@ -135,6 +130,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
             )
 
     # --- outbound ---------------------------------------------------------------
+
+    def open_outbox(self, limit: int) -> None:
+        self.outbox: deque[str] = deque()
+        self.outbox_limit = limit
+        self.writer: asyncio.Task[None] | None = None  # set while frames wait
+        self.space_waiter: asyncio.Future[None] | None = None
+        self.closing = False
+        self.tasks: set[asyncio.Task[None]] = set()
 
     def push(self, frame: dict[str, Any]) -> None:
         self.push_text(protocol.encode(frame))
