@@ -341,3 +341,27 @@ def test_search_suggests_people_and_sends_a_request(browser_user: UserFactory) -
     expect(bob.page.locator("#bell-badge")).to_have_text("1")
     search.press("Escape")
     expect(suggestions).to_be_hidden()
+
+
+def test_the_requests_page_is_live(browser_user: UserFactory, chat_server: LiveServer) -> None:
+    alice, bob = browser_user(), browser_user()
+    bob.page.goto("/friends/requests/")
+    connected(bob.page)
+    bob_id = bob.context.request.get("/api/me").json()["id"]
+    sent = api(alice.context, chat_server.base, "POST", "/api/friend-requests", {"to": bob_id})
+    assert sent.status == 201
+    alice.page.goto("/friends/requests/")
+    connected(alice.page)
+    outgoing = alice.page.locator("#requests-outgoing")
+    expect(outgoing.get_by_role("link", name=bob.username)).to_be_visible()
+
+    # Bob's page shows the request without a reload; he accepts it in place.
+    incoming = bob.page.locator("#requests-incoming")
+    expect(incoming.get_by_role("link", name=alice.username)).to_be_visible()
+    incoming.get_by_role("button", name=f"Accept the request from {alice.username}").click()
+    expect(bob.page.locator("#requests-status")).to_have_text(
+        f"You and {alice.username} are now friends."
+    )
+    expect(incoming).to_have_text("None.")
+    # Alice's page drops the accepted request by itself.
+    expect(outgoing).to_have_text("None.")

@@ -6,6 +6,7 @@ import { Bell } from "./bell.js";
 import { pageData } from "./render.js";
 import { RoomView } from "./room.js";
 import { RoomList } from "./rooms.js";
+import { RequestsPage } from "./requests.js";
 import { PeopleSearch } from "./search.js";
 import { ChatSocket } from "./socket.js";
 
@@ -56,6 +57,8 @@ function main() {
   if (search) new PeopleSearch(search);
   const bell = document.getElementById("bell-root");
   if (bell) new Bell(bell, socket);
+  const requests = document.getElementById("requests-page");
+  if (requests) new RequestsPage(requests, socket);
   const room = pageData("room-data");
   const list = document.getElementById("room-list");
   if (list) {
