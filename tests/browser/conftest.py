@@ -36,7 +36,6 @@ from tests.browser.support import (
     fresh_database,
     launch_chromium,
     new_user,
-    server_env,
 )
 from tests.conftest import ON_CI
 
@@ -69,14 +68,7 @@ def _chat_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServe
         pytest.skip("DATABASE_URL is not set (CI always sets it)")
     folder = tmp_path_factory.mktemp("chat_server")
     with fresh_database(admin_url) as database_url:
-        server = LiveServer(
-            env=server_env(
-                data_dir=folder / "data",
-                database_url=database_url,
-                redis_url=os.environ.get("REDIS_URL") or None,
-            ),
-            log_path=folder / "server.log",
-        )
+        server = LiveServer.in_folder(folder, database_url)
         server.start()
         try:
             yield server

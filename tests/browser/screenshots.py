@@ -31,7 +31,6 @@ from tests.browser.support import (
     PageProblems,
     fresh_database,
     launch_chromium,
-    server_env,
     session_context,
 )
 from tests.e2e.client import Tab, register
@@ -168,14 +167,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="chatapp-shots-") as tmp, database() as url:
         folder = Path(tmp)
-        server = LiveServer(
-            env=server_env(
-                data_dir=folder / "data",
-                database_url=url,
-                redis_url=os.environ.get("REDIS_URL") or None,
-            ),
-            log_path=folder / "server.log",
-        )
+        server = LiveServer.in_folder(folder, url)
         try:
             server.start()
             scene = asyncio.run(furnish(server.base))

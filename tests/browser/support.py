@@ -113,6 +113,17 @@ class LiveServer:
     args: tuple[str, ...] = ("--migrate",)
     server: Server | None = field(default=None, repr=False)
 
+    @classmethod
+    def in_folder(cls, folder: Path, database_url: str | None) -> LiveServer:
+        """A server keeping its files and log in ``folder``, on ``database_url``
+        (else the embedded PostgreSQL) and ``$REDIS_URL``'s Redis when set."""
+        env = server_env(
+            data_dir=folder / "data",
+            database_url=database_url,
+            redis_url=os.environ.get("REDIS_URL") or None,
+        )
+        return cls(env=env, log_path=folder / "server.log")
+
     @property
     def base(self) -> str:
         if self.port is None:
