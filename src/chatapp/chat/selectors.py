@@ -5,7 +5,7 @@ from typing import Any
 from chatapp.accounts.serializers import avatar_from_name
 from chatapp.chat import sql
 from chatapp.chat.models import LOBBY_TITLE, Room
-from chatapp.chat.serializers import iso_utc
+from chatapp.chat.serializers import iso_utc, shorten
 
 
 async def lobby() -> Room | None:
@@ -56,10 +56,11 @@ def _last_message_json(r: Any) -> dict[str, Any] | None:
     """The room's latest message, shortened: what a room list shows under the title."""
     if r["last_at"] is None:
         return None
-    body = r["last_body"]
-    if len(body) > LAST_MESSAGE_PREVIEW:
-        body = body[: LAST_MESSAGE_PREVIEW - 1] + "…"
-    return {"author": r["last_author"], "body": body, "created_at": iso_utc(r["last_at"])}
+    return {
+        "author": r["last_author"],
+        "body": shorten(r["last_body"], LAST_MESSAGE_PREVIEW),
+        "created_at": iso_utc(r["last_at"]),
+    }
 
 
 async def rooms_for_user(user_id: int) -> list[dict[str, Any]]:

@@ -14,6 +14,11 @@ def iso_utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+def shorten(text: str, limit: int) -> str:
+    """At most ``limit`` characters, the last an ellipsis when cut: a preview."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def message_json(row: MessageRow) -> dict[str, Any]:
     return {
         "id": row.id,

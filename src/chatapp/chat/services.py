@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from chatapp.chat import selectors, sql
-from chatapp.chat.serializers import iso_utc
+from chatapp.chat.serializers import iso_utc, shorten
 from chatapp.chat.sql import MessageRow, NotificationRow
 from chatapp.realtime import events
 from chatapp.realtime.hub import hub
@@ -62,12 +62,11 @@ async def _notify_peer(row: MessageRow, peer: int) -> None:
     """One private_message notification per room for a peer not looking at it."""
     if await hub().presence.is_online(row.room_id, peer):
         return
-    preview = row.body if len(row.body) <= NOTIFICATION_PREVIEW else row.body[:99] + "…"
     note = await sql.private_message_notify(
         room_id=row.room_id,
         user_id=peer,
         actor_id=row.author_id,
-        text=f"{row.author_username}: {preview}",
+        text=f"{row.author_username}: {shorten(row.body, NOTIFICATION_PREVIEW)}",
         url=f"/chat/{row.room_id}/",
     )
     actor = {"id": row.author_id, "username": row.author_username, "avatar": row.author_avatar}

@@ -40,7 +40,9 @@ async def room(request: HttpRequest, room_id: int) -> HttpResponse:
     """A conversation page: the latest messages and a form that sends (the
     socket-driven UI enhances it)."""
     user = page_user(request)
-    shape = await selectors.room_for_user(user.pk, room_id)
+    # The room list beside the conversation holds exactly the rooms the user may see.
+    rooms = await selectors.rooms_for_user(user.pk)
+    shape = next((r for r in rooms if r["id"] == room_id), None)
     if shape is None:
         raise Http404("No such room.")
     if request.method == "POST":
@@ -68,7 +70,7 @@ async def room(request: HttpRequest, room_id: int) -> HttpResponse:
     rows, has_more = await sql.messages_before(room_id, None, PAGE_MESSAGES)
     context = {
         "room": shape,
-        "rooms": await selectors.rooms_for_user(user.pk),
+        "rooms": rooms,
         "room_messages": [message_json(row) for row in rows],
         "has_more": has_more,
         "client_id": uuid.uuid4().hex,
