@@ -1,7 +1,7 @@
 // The notification bell: a badge kept live by the socket, and a dropdown that
 // lists the latest notifications and answers friend requests in place.
 
-import { api, avatar, h, timeTag } from "./render.js";
+import { api, avatar, closeWhenLeft, h, timeTag } from "./render.js";
 
 export class Bell {
   constructor(root, socket) {
@@ -36,13 +36,7 @@ export class Bell {
         this.button.focus();
       }
     });
-    root.addEventListener("focusout", (event) => {
-      // Tabbing out of the dropdown closes it.
-      if (event.relatedTarget && !root.contains(event.relatedTarget)) this.close();
-    });
-    document.addEventListener("click", (event) => {
-      if (!this.panel.hidden && !root.contains(event.target)) this.close();
-    });
+    closeWhenLeft(root, () => this.close());
   }
 
   async open() {

@@ -62,6 +62,17 @@ function safeHref(text) {
   }
 }
 
+/** Close a popup when focus or a click lands outside ``root`` (tabbing away,
+ * clicking elsewhere on the page). */
+export function closeWhenLeft(root, close) {
+  root.addEventListener("focusout", (event) => {
+    if (event.relatedTarget && !root.contains(event.relatedTarget)) close();
+  });
+  document.addEventListener("click", (event) => {
+    if (!root.contains(event.target)) close();
+  });
+}
+
 export function avatar(user, size = "avatar-sm") {
   return h("img", { className: `avatar ${size}`, src: user.avatar, alt: "" });
 }

@@ -137,8 +137,13 @@ export class RoomView {
       item.remove(); // the live copy arrived first
       return;
     }
+    this.#settle(item, message);
+  }
+
+  /** A pending send is stored: its item becomes the stored message. */
+  #settle(pending, message) {
     const sent = this.#item(message, "sent");
-    item.replaceWith(sent);
+    pending.replaceWith(sent);
     this.byId.set(message.id, sent);
   }
 
@@ -163,9 +168,7 @@ export class RoomView {
     const mine = message.client_id && this.byClientId.get(message.client_id);
     if (mine && message.author.id === this.me.id) {
       this.byClientId.delete(message.client_id);
-      const sent = this.#item(message, "sent");
-      mine.replaceWith(sent);
-      this.byId.set(message.id, sent);
+      this.#settle(mine, message);
     } else if (this.byId.has(message.id)) {
       return;
     } else {

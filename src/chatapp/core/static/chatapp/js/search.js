@@ -1,7 +1,7 @@
 // The header's people search: suggestions as you type, with "Add friend" in
 // place. Enter still submits the form to the full search page.
 
-import { api, avatar, h } from "./render.js";
+import { api, avatar, closeWhenLeft, h } from "./render.js";
 
 const WAIT = 250; // ms after the last keystroke
 const SHOWN = 8;
@@ -31,12 +31,7 @@ export class PeopleSearch {
     this.input.addEventListener("keydown", (event) => {
       if (event.key === "Escape") this.#hide();
     });
-    form.addEventListener("focusout", (event) => {
-      if (event.relatedTarget && !form.contains(event.relatedTarget)) this.#hide();
-    });
-    document.addEventListener("click", (event) => {
-      if (!form.contains(event.target)) this.#hide();
-    });
+    closeWhenLeft(form, () => this.#hide());
   }
 
   async #search() {
