@@ -125,6 +125,13 @@ async def _open_raw(base: str, session: str | None, origin: str | None = None):
     return await connect(base.replace("http", "ws", 1) + "/ws/", additional_headers=headers)
 
 
+def start_pair(servers: list[Server], env: dict[str, str], tmp_path: Path) -> tuple[Server, Server]:
+    """Two server processes sharing one database and Redis; the first migrates."""
+    servers.append(start_server(env=env, log_path=tmp_path / "a.log", args=("--migrate",)))
+    servers.append(start_server(env=env, log_path=tmp_path / "b.log"))
+    return servers[0], servers[1]
+
+
 async def test_foreign_origin_is_refused(
     servers: list[Server], e2e_database_url: str, tmp_path: Path
 ) -> None:
@@ -139,9 +146,7 @@ async def test_message_crosses_workers_through_redis(
     servers: list[Server], e2e_database_url: str, tmp_path: Path, redis_url: str
 ) -> None:
     env = server_env(e2e_database_url, tmp_path, REDIS_URL=redis_url)
-    servers.append(start_server(env=env, log_path=tmp_path / "a.log", args=("--migrate",)))
-    servers.append(start_server(env=env, log_path=tmp_path / "b.log"))
-    a, b = servers[0].base, servers[1].base
+    a, b = (server.base for server in start_pair(servers, env, tmp_path))
     lobby = lobby_id(e2e_database_url)
     alice = await Tab.open(a, await register(a, "alice"))
     bob = await Tab.open(b, await register(b, "bob"))
@@ -158,9 +163,7 @@ async def test_killed_worker_loses_no_acked_message(
     servers: list[Server], e2e_database_url: str, tmp_path: Path, redis_url: str
 ) -> None:
     env = server_env(e2e_database_url, tmp_path, REDIS_URL=redis_url, CHAT_SEND_BURST="1000")
-    servers.append(start_server(env=env, log_path=tmp_path / "a.log", args=("--migrate",)))
-    servers.append(start_server(env=env, log_path=tmp_path / "b.log"))
-    doomed, survivor = servers
+    doomed, survivor = start_pair(servers, env, tmp_path)
     lobby = lobby_id(e2e_database_url)
     senders = [await register(survivor.base, f"sender{i}") for i in range(3)]
     watcher = await Tab.open(survivor.base, await register(survivor.base, "watcher"))
@@ -276,9 +279,7 @@ async def test_presence_drops_the_users_of_a_killed_worker(
     servers: list[Server], e2e_database_url: str, tmp_path: Path, redis_url: str
 ) -> None:
     env = server_env(e2e_database_url, tmp_path, REDIS_URL=redis_url, PRESENCE_TTL="2")
-    servers.append(start_server(env=env, log_path=tmp_path / "a.log", args=("--migrate",)))
-    servers.append(start_server(env=env, log_path=tmp_path / "b.log"))
-    doomed, survivor = servers
+    doomed, survivor = start_pair(servers, env, tmp_path)
     lobby = lobby_id(e2e_database_url)
     alice = await Tab.open(doomed.base, await register(doomed.base, "alice"))
     await alice.subscribe(lobby)
