@@ -49,7 +49,7 @@ def is_outage(exc: BaseException) -> bool:
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
-        if isinstance(current, Unavailable | _OUTAGES):
+        if isinstance(current, (Unavailable, *_OUTAGES)):
             return True
         seen.add(id(current))
         current = current.__cause__ or current.__context__
