@@ -110,6 +110,9 @@ def serve(argv: Sequence[str]) -> None:
 
     import uvicorn
 
+    _raise_open_file_limit()
+    drain_seconds = float(os.environ.get("DRAIN_SECONDS") or 5.0)
+
     # uvicorn re-raises SIGTERM once it has shut down gracefully. Turning it into
     # SystemExit lets atexit hooks run, which stop the embedded PostgreSQL.
     signal.signal(signal.SIGTERM, _exit_on_signal)
@@ -125,12 +128,28 @@ def serve(argv: Sequence[str]) -> None:
         ws_per_message_deflate=False,
         ws_ping_interval=args.ws_ping_interval,
         ws_ping_timeout=args.ws_ping_timeout,
-        timeout_graceful_shutdown=args.graceful_timeout,
+        # The drain (DRAIN_SECONDS) comes first, inside the graceful timeout.
+        timeout_graceful_shutdown=max(1, round(args.graceful_timeout - drain_seconds)),
         backlog=LISTEN_BACKLOG,
         log_level=args.log_level,
         server_header=False,
         ws="websockets-sansio",  # awaits the transport, so slow clients push back
     )
+
+
+def _raise_open_file_limit() -> None:
+    """Each socket is a file: raise the soft limit to the hard one (10,000
+    sockets need more than the usual 1,024) and say what it is."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass
+    print(f"chatapp serve: open-file limit {soft} (about that many sockets per worker)")
 
 
 def _exit_on_signal(signum: int, frame: object) -> None:

@@ -3,28 +3,32 @@ ASGI lifespan protocol and hands every other scope to the wrapped app."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+
+from asgiref.typing import ASGI3Application, ASGIReceiveCallable, ASGISendCallable, Scope
 
 logger = logging.getLogger(__name__)
 
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 Hook = Callable[[], Awaitable[None]]
+
+# A shutdown hook that has not finished by then is abandoned: a worker that
+# hangs in "Waiting for application shutdown" never finishes a rolling restart.
+SHUTDOWN_HOOK_TIMEOUT = 5.0
 
 
 class Lifespan:
     def __init__(
-        self, app: ASGIApp, *, startup: Sequence[Hook] = (), shutdown: Sequence[Hook] = ()
+        self, app: ASGI3Application, *, startup: Sequence[Hook] = (), shutdown: Sequence[Hook] = ()
     ) -> None:
         self.app = app
         self.startup = tuple(startup)
         self.shutdown = tuple(shutdown)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(
+        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
+    ) -> None:
         if scope["type"] != "lifespan":
             await self.app(scope, receive, send)
             return
@@ -44,10 +48,12 @@ class Lifespan:
                 failed = False
                 for hook in reversed(self.shutdown):
                     try:
-                        await hook()
+                        await asyncio.wait_for(hook(), SHUTDOWN_HOOK_TIMEOUT)
                     except Exception:
                         failed = True
                         logger.exception("shutdown hook %r failed", hook)
-                kind = "lifespan.shutdown.failed" if failed else "lifespan.shutdown.complete"
-                await send({"type": kind, "message": ""} if failed else {"type": kind})
+                if failed:
+                    await send({"type": "lifespan.shutdown.failed", "message": ""})
+                else:
+                    await send({"type": "lifespan.shutdown.complete"})
                 return

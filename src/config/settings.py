@@ -213,6 +213,9 @@ SESSION_CHECK_INTERVAL = env.float("SESSION_CHECK_INTERVAL", default=1.0)
 PRESENCE_TTL = env.float("PRESENCE_TTL", default=30.0)
 # Joins and leaves of a room within this many seconds make one presence frame.
 PRESENCE_DEBOUNCE = env.float("PRESENCE_DEBOUNCE", default=0.5)
+# On SIGTERM (and each worker SIGHUP restarts) sockets are closed with 1012
+# spread over this many seconds, so their clients do not all come back at once.
+DRAIN_SECONDS = env.float("DRAIN_SECONDS", default=5.0)
 # asyncpg pool of each worker (the hot path).
 CHAT_DB_POOL_MIN = env.int("CHAT_DB_POOL_MIN", default=2)
 CHAT_DB_POOL_MAX = env.int("CHAT_DB_POOL_MAX", default=10)
@@ -236,7 +239,7 @@ SERVESTATIC_MANIFEST_STRICT = False
 # from FORWARDED_ALLOW_IPS, so request.is_secure() is right behind the proxy.
 HTTPS = env.bool("HTTPS", default=False)
 SECURE_SSL_REDIRECT = HTTPS
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if HTTPS else 0)

@@ -7,6 +7,7 @@ from chatapp.core import views as core_views
 urlpatterns = [
     path("", chat_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
+    path("readyz", core_views.readyz, name="readyz"),
     path("accounts/", include("chatapp.accounts.urls")),
     path("friends/", include("chatapp.friends.urls")),
     path("notifications/", include("chatapp.notifications.urls")),

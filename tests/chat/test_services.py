@@ -32,7 +32,7 @@ def _befriend(a: Any, b: Any) -> None:
 
 async def test_a_private_message_moves_the_room_up_in_both_lists(make_user) -> None:
     alice, bob = await sync_to_async(make_user)("alice"), await sync_to_async(make_user)("bob")
-    with mock.patch("chatapp.realtime.events._send"):
+    with mock.patch("chatapp.realtime.events.to_user"):
         await sync_to_async(_befriend)(alice, bob)
     room = await Room.objects.aget(kind="private")
     sent: list[tuple[int, dict[str, Any]]] = []
@@ -42,7 +42,7 @@ async def test_a_private_message_moves_the_room_up_in_both_lists(make_user) -> N
 
     with (
         mock.patch("chatapp.realtime.events.to_user", to_user),
-        mock.patch("chatapp.realtime.events.message_published"),
+        mock.patch("chatapp.realtime.events.to_room"),
     ):
         await services.message_send(
             room_id=room.pk, room_kind="private", author_id=alice.pk, body="hi bob", client_id="c1"
@@ -66,7 +66,7 @@ async def test_a_lobby_message_is_not_unread_for_its_author(make_user) -> None:
     alice, bob = await sync_to_async(make_user)("alice"), await sync_to_async(make_user)("bob")
     lobby = await selectors.lobby()
     assert lobby is not None
-    with mock.patch("chatapp.realtime.events.message_published"):
+    with mock.patch("chatapp.realtime.events.to_room"):
         await services.message_send(
             room_id=lobby.pk, room_kind="public", author_id=bob.pk, body="one", client_id="b1"
         )

@@ -117,7 +117,7 @@ async def test_private_chat_page_shows_history_and_sends_by_form(make_user) -> N
         mock.patch("chatapp.friends.services._push_rooms"),
         mock.patch("chatapp.notifications.services.notification_push"),
         mock.patch("chatapp.chat.services._notify_peer"),
-        mock.patch("chatapp.realtime.events._send"),
+        mock.patch("chatapp.realtime.events.to_room"),
     ):
         await sync_to_async(befriend)(alice, bob)
         room = await Room.objects.aget(kind="private")

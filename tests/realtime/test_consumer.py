@@ -297,26 +297,3 @@ async def test_logout_closes_the_users_sockets_with_4401(connect, session_for) -
     await Session.objects.filter(session_key=key).adelete()
     closed = await alice.comm.receive_output(timeout=2.5)
     assert closed["type"] == "websocket.close" and closed["code"] == 4401
-
-
-async def test_frames_skip_channels_per_message_orm_cleanup(
-    connect, session_for, monkeypatch
-) -> None:
-    """Frames use asyncpg only: no close_old_connections thread hop per frame."""
-    import channels.consumer
-
-    calls = []
-    cleanup = channels.consumer.aclose_old_connections
-
-    async def counted() -> None:
-        calls.append(1)
-        await cleanup()
-
-    monkeypatch.setattr(channels.consumer, "aclose_old_connections", counted)
-    alice, _ = await hello_socket(connect, session_for, "alice")
-    assert calls  # the connect still closes stale ORM connections
-    before = len(calls)
-    for _ in range(3):
-        await alice.send({"type": "ping"})
-        assert await alice.recv() == {"type": "pong"}
-    assert len(calls) == before

@@ -11,7 +11,7 @@ import uuid
 
 from django.test import override_settings
 
-from chatapp.realtime.hub import Presence
+from chatapp.realtime.presence import Presence
 
 
 def _settings_of(database_url: str, redis_url: str) -> dict[str, str]:
@@ -46,15 +46,22 @@ def test_the_redis_prefix_names_the_database_and_the_layer_uses_it(redis_url: st
 async def test_presence_is_kept_apart_per_prefix(redis_url: str) -> None:
     room, user = 1, 42
     first, second = f"test-{uuid.uuid4().hex}", f"test-{uuid.uuid4().hex}"
+    import redis.asyncio as redis
+
     with override_settings(REDIS_URL=redis_url, REDIS_PREFIX=first):
-        here = Presence("worker-a")
-        await here.add(room, user)
+        here = Presence("worker-a", redis.Redis.from_url(redis_url))
+        here.add(room, user)
+        await here.flush()
     with override_settings(REDIS_URL=redis_url, REDIS_PREFIX=second):
-        there = Presence("worker-b")
+        there = Presence("worker-b", redis.Redis.from_url(redis_url))
         assert await there.online(room) == 0
         assert not await there.is_online(room, user)
     with override_settings(REDIS_URL=redis_url, REDIS_PREFIX=first):
-        assert await here.online(room) == 1
-        await here.remove(room, user)
-    await here.redis.aclose()
-    await there.redis.aclose()
+        other = Presence("worker-c", redis.Redis.from_url(redis_url))
+        assert await other.online(room) == 1  # worker-a's entry, seen from another worker
+        assert await other.is_online(room, user)
+        here.remove(room, user)
+        await here.flush()
+        assert await other.online(room) == 0
+    for presence in (here, there, other):
+        await presence.redis.aclose()

@@ -6,10 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from chatapp.chat import selectors, sql
-from chatapp.chat.serializers import iso_utc, shorten
+from chatapp.chat.serializers import iso_utc, message_json, shorten
 from chatapp.chat.sql import MessageRow, NotificationRow
 from chatapp.realtime import events
 from chatapp.realtime.hub import hub
+from chatapp.realtime.limits import limits
+from chatapp.realtime.protocol import encode
 
 NOTIFICATION_PREVIEW = 100
 
@@ -40,13 +42,26 @@ async def message_send(
         room_id=room_id, author_id=author_id, body=body, client_id=client_id
     )
     if created:
-        await events.message_published(row)
+        await events.to_room(row.room_id, message_frame(row), seq=row.seq)
         if room_kind == "private":
             peer = await sql.private_room_peer(row.room_id, row.author_id)
             if peer is not None:
                 await _notify_peer(row, peer)
                 await _room_changed(row, peer)
     return row, created
+
+
+def message_frame(row: MessageRow) -> str:
+    """A ``message`` frame, encoded once for every socket."""
+    return encode({"type": "message", "message": message_json(row)})
+
+
+async def typing_announce(*, room_id: int, user: dict[str, Any]) -> None:
+    """Tell the room's other sockets the user is typing, at most every
+    CHAT_TYPING_INTERVAL seconds per user and room."""
+    if await limits().allow_typing(user["id"], room_id):
+        text = encode({"type": "typing", "room": room_id, "user": user})
+        await events.to_room(room_id, text, skip_user=user["id"])
 
 
 async def _room_changed(row: MessageRow, peer: int) -> None:
@@ -60,7 +75,7 @@ async def _room_changed(row: MessageRow, peer: int) -> None:
 
 async def _notify_peer(row: MessageRow, peer: int) -> None:
     """One private_message notification per room for a peer not looking at it."""
-    if await hub().presence.is_online(row.room_id, peer):
+    if await hub().is_online(row.room_id, peer):
         return
     note = await sql.private_message_notify(
         room_id=row.room_id,

@@ -319,3 +319,42 @@ async def private_message_notifications_clear(*, room_id: int, user_id: int) -> 
         room_id,
     )
     return -1 if cleared is None else await notifications_unread(user_id)
+
+
+async def session_data(session_key: str) -> str | None:
+    """The encoded data of a live session, or None."""
+    return await (await pool()).fetchval(
+        "SELECT session_data FROM django_session WHERE session_key = $1 AND expire_date > now()",
+        session_key,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SocketUser:
+    id: int
+    username: str
+    avatar: str
+    password: str
+    is_active: bool
+    notifications_unread: int
+
+
+async def socket_user(user_id: int) -> SocketUser | None:
+    """What a socket's handshake needs of its user, in one round trip."""
+    record = await (await pool()).fetchrow(
+        """
+        SELECT u.id, u.username, u.avatar, u.password, u.is_active,
+               (SELECT count(*) FROM notifications_notification n
+                WHERE n.user_id = u.id AND NOT n.read) AS notifications_unread
+        FROM accounts_user u WHERE u.id = $1
+        """,
+        user_id,
+    )
+    return SocketUser(**dict(record)) if record else None
+
+
+async def last_seqs(room_ids: list[int]) -> dict[int, int]:
+    records = await (await pool()).fetch(
+        "SELECT id, last_seq FROM chat_room WHERE id = ANY($1::bigint[])", room_ids
+    )
+    return {r["id"]: r["last_seq"] for r in records}

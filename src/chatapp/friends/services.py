@@ -197,9 +197,9 @@ def _push_rooms(room_id: int, user_ids: tuple[int, int]) -> None:
     for user_id in user_ids:
         room = async_to_sync(chat_selectors.room_for_user)(user_id, room_id)
         if room is not None:
-            events.room_changed_sync(user_id, room)
+            events.to_user_sync(user_id, {"type": "room", "room": room})
 
 
 def _push_room_removed(room_id: int, user_ids: tuple[int, int]) -> None:
     for user_id in user_ids:
-        events.room_removed_sync(user_id, room_id)
+        events.to_user_sync(user_id, {"type": "room_removed", "room": room_id})

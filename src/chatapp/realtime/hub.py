@@ -1,13 +1,27 @@
-"""Per-process fan-out of room events, and presence.
+"""Per-process fan-out of live events, and recovery from channel-layer faults.
 
-A worker process joins a room's group once, through one channel of its own,
-when its first local socket subscribes, and leaves when the last one goes. One
-loop receives from that channel and hands each already-encoded frame to the
-local sockets of the room. The cost of a message is then one layer delivery per
-process plus one write per socket, not one layer delivery per member.
+A worker process joins a group once per room and once per user that has a
+socket here, through one channel of its own; one loop receives from that
+channel and hands each already-encoded frame to the local sockets. A message
+then costs one layer delivery per process plus one write per socket, not one
+layer delivery per member. Events published here reach this worker's sockets
+at once, without the layer hop; other workers get them through the layer.
 
-With the in-memory layer there is one process, holding every socket: room
-events go straight from ``publish`` to the local sockets, with no layer hop.
+The channel layer is at-most-once and forgets every group when Redis
+restarts. The hub owns recovery, and nothing else in the code knows Redis
+went away:
+
+- a failed layer or Redis call marks the layer down (one warning per worker),
+  and never reaches a socket: sockets stay open, sends are still stored;
+- while it is down the hub catches its rooms up from the database about once a
+  second (``RoomSource``), so messages still reach every socket;
+- a marker key of this worker, refreshed every second, tells a restart that
+  went unnoticed (redis-py reconnects by itself);
+- when the layer is back (one info line), the hub rejoins every group at once,
+  rewrites its presence entries and catches every room up once more.
+
+With the in-memory layer there is one process holding every socket: events
+go straight from ``publish_*`` to the local sockets.
 """
 
 from __future__ import annotations
@@ -17,16 +31,27 @@ import contextlib
 import logging
 import time
 import uuid
-from collections import Counter
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 
 from chatapp.core.loops import PerLoop
-from chatapp.realtime import events
+from chatapp.realtime import protocol
+from chatapp.realtime.presence import Presence
 
 logger = logging.getLogger(__name__)
+
+CATCH_UP_PAGE = 200
+# How often the hub checks the layer, and catches rooms up while it is down.
+LAYER_CHECK_INTERVAL = 1.0
+# Catch-up from the database while the layer is up: a safety net for events the
+# at-most-once layer dropped (a message nobody would otherwise notice missing).
+POLL_INTERVAL_WHEN_UP = 10.0
+# Group memberships expire in channels-redis after a day; renew them hourly.
+REJOIN_INTERVAL = 3600.0
+CLOSE_TIMEOUT = 2.0
 
 
 class LocalSocket(Protocol):
@@ -34,127 +59,176 @@ class LocalSocket(Protocol):
 
     def room_frame(self, room_id: int, seq: int | None, text: str) -> None: ...
 
+    def user_frame(self, text: str) -> None: ...
 
-class Presence:
-    """Who is online in a room: users, not sockets, across all workers.
-
-    With Redis each worker keeps ``user:worker`` entries in a sorted set per
-    room, scored by expiry and refreshed while the worker lives, so a dead
-    worker's users drop out by themselves. Without Redis there is one worker,
-    and its own counts are the truth.
-    """
-
-    def __init__(self, worker_id: str) -> None:
-        self.worker_id = worker_id
-        self.local: Counter[tuple[int, int]] = Counter()  # (room, user) -> local sockets
-        self.redis: Any = None
-        if settings.REDIS_URL:
-            import redis.asyncio as redis
-
-            self.redis = redis.Redis.from_url(settings.REDIS_URL)
-
-    def _key(self, room_id: int) -> str:
-        return f"{settings.REDIS_PREFIX}:presence:{room_id}"
-
-    async def add(self, room_id: int, user_id: int) -> bool:
-        """Count one more local socket; True if this worker now shows the user."""
-        self.local[(room_id, user_id)] += 1
-        if self.local[(room_id, user_id)] > 1:
-            return False
-        if self.redis is not None:
-            expires = time.time() + settings.PRESENCE_TTL
-            await self.redis.zadd(self._key(room_id), {f"{user_id}:{self.worker_id}": expires})
-        return True
-
-    async def remove(self, room_id: int, user_id: int) -> bool:
-        """Count one local socket less; True if this worker no longer shows the user."""
-        key = (room_id, user_id)
-        if self.local[key] <= 0:
-            return False
-        self.local[key] -= 1
-        if self.local[key] > 0:
-            return False
-        del self.local[key]
-        if self.redis is not None:
-            await self.redis.zrem(self._key(room_id), f"{user_id}:{self.worker_id}")
-        return True
-
-    async def online(self, room_id: int) -> int:
-        if self.redis is None:
-            return len({user for (room, user) in self.local if room == room_id})
-        key = self._key(room_id)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.zremrangebyscore(key, "-inf", time.time())
-            pipe.zrange(key, 0, -1)
-            _, members = await pipe.execute()
-        return len({member.split(b":", 1)[0] for member in members})
-
-    async def is_online(self, room_id: int, user_id: int) -> bool:
-        """Whether the user has a socket subscribed to the room on any worker."""
-        if (room_id, user_id) in self.local:
-            return True
-        if self.redis is None:
-            return False
-        prefix = f"{user_id}:".encode()
-        members = await self.redis.zrangebyscore(self._key(room_id), time.time(), "+inf")
-        return any(member.startswith(prefix) for member in members)
-
-    async def refresh(self) -> None:
-        if self.redis is None or not self.local:
-            return
-        expires = time.time() + settings.PRESENCE_TTL
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for room_id, user_id in list(self.local):
-                pipe.zadd(self._key(room_id), {f"{user_id}:{self.worker_id}": expires})
-            await pipe.execute()
+    def close_soon(self, code: int) -> None: ...
 
 
-class RoomHub:
+class RoomSource(Protocol):
+    """Where the hub reads what the layer may have dropped: the database."""
+
+    async def last_seqs(self, room_ids: list[int]) -> dict[int, int]: ...
+
+    async def frames_after(
+        self, room_id: int, after_seq: int, limit: int
+    ) -> list[tuple[int, str]]: ...
+
+
+_source: RoomSource | None = None
+
+
+def use_source(source: RoomSource) -> None:
+    """Set where catch-up reads rooms from (the ASGI app does, at import)."""
+    global _source
+    _source = source
+
+
+def room_group(room_id: int) -> str:
+    return f"room.{room_id}"
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+def _redis_client() -> Any | None:
+    if not settings.REDIS_URL:
+        return None
+    import redis.asyncio as redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    # Fail fast while Redis is away: the hub notices and recovers on its own.
+    return redis.Redis.from_url(
+        settings.REDIS_URL,
+        socket_timeout=2.0,
+        socket_connect_timeout=2.0,
+        retry=Retry(NoBackoff(), 1),
+    )
+
+
+class Hub:
     def __init__(self, layer: BaseChannelLayer) -> None:
         self.layer = layer
         self.worker_id = uuid.uuid4().hex[:12]
-        self.rooms: dict[int, set[LocalSocket]] = {}
-        self.presence = Presence(self.worker_id)
-        self.online_shown: dict[int, int] = {}
-        self.announcing: set[int] = set()
-        self.announce_tasks: set[asyncio.Task[None]] = set()
         self.local_only = isinstance(layer, InMemoryChannelLayer)
+        self.redis = None if self.local_only else _redis_client()
+        self.presence = Presence(self.worker_id, self.redis)
+        self.rooms: dict[int, set[LocalSocket]] = {}
+        self.users: dict[int, set[LocalSocket]] = {}
+        self.room_seq: dict[int, int] = {}  # highest seq this worker has passed on
+        self.online_shown: dict[int, int] = {}
+        self.online_known: dict[int, float] = {}  # when online_shown was computed
+        self.presence_refreshed = 0.0
+        self.flush_requested = self.flush_completed = 0
+        self.flush_done = asyncio.Condition()
+        self.flusher: asyncio.Task[None] | None = None
+        self.announce_due: set[int] = set()
+        self.announcer: asyncio.TimerHandle | None = None
+        self.layer_up = True
+        self.draining = False  # set on SIGTERM: /readyz answers 503, new sockets are refused
+        self.drain_task: asyncio.Task[None] | None = None
         self.channel: str | None = None
-        self.tasks: list[asyncio.Task[None]] = []
+        self.tasks: list[asyncio.Task[Any]] = []
+        self.spawned: set[asyncio.Task[Any]] = set()
 
-    async def _start(self) -> None:
+    # --- start and stop ----------------------------------------------------------
+
+    async def start(self) -> None:
         if self.tasks:
             return
-        # The default prefix on purpose: channels-redis reads all of a process's
-        # channels from one Redis key per prefix, and only the default one is
-        # read while the consumers' own receives hold its lock.
-        channel = None if self.local_only else await self.layer.new_channel()
-        if self.tasks:  # another join started the hub meanwhile
-            return
-        self.channel = channel
-        self.tasks = [asyncio.create_task(self._upkeep_loop())]
-        if channel is not None:
-            self.tasks.append(asyncio.create_task(self._receive_loop(channel)))
+        self.tasks.append(asyncio.create_task(self._watch_loop()))
+        if not self.local_only:
+            self.tasks.append(asyncio.create_task(self._receive_loop()))
 
-    async def publish(self, event: dict[str, Any]) -> None:
-        """Deliver a room event (``events`` builds it) to every worker's sockets."""
-        if self.local_only:
-            self.dispatch(event)
-        else:
-            await self.layer.group_send(events.room_group(event["room"]), event)
+    async def close(self) -> None:
+        if self.announcer is not None:
+            self.announcer.cancel()
+        tasks = [*self.tasks, *self.spawned, *([self.flusher] if self.flusher else [])]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            # Bounded: a receive cancelled inside channels-redis can stay
+            # "cancelling" for good, and a worker that never finishes its
+            # shutdown never finishes a rolling restart either.
+            await asyncio.wait(tasks, timeout=CLOSE_TIMEOUT)
+        self.tasks = []
+        if self.redis is not None:
+            with contextlib.suppress(Exception):
+                await self.redis.aclose()
+
+    # --- layer calls that never reach a socket ----------------------------------------
+
+    async def _layer(self, call: Callable[[], Awaitable[Any]]) -> bool:
+        """Run a layer or Redis call; a failure marks the layer down, never raises."""
+        if not self.layer_up:
+            return False
+        try:
+            await call()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._layer_lost(exc)
+            return False
+        return True
+
+    def _layer_lost(self, exc: BaseException) -> None:
+        if self.layer_up:
+            self.layer_up = False
+            logger.warning(
+                "hub: the channel layer is unreachable (%s: %s); sockets stay open, "
+                "rooms are caught up from the database until it is back",
+                type(exc).__name__,
+                exc,
+            )
+
+    async def _channel(self) -> str:
+        if self.channel is None:
+            # The default prefix on purpose: channels-redis reads all of a process's
+            # channels from one Redis key per prefix, and only the default one is
+            # read while other receives hold its lock.
+            self.channel = await self.layer.new_channel()
+        return self.channel
+
+    async def _group_add(self, group: str) -> None:
+        if not self.local_only:
+            channel = await self._channel()
+            await self._layer(lambda: self.layer.group_add(group, channel))
+
+    async def _group_discard(self, group: str) -> None:
+        if not self.local_only and self.channel is not None:
+            channel = self.channel
+            await self._layer(lambda: self.layer.group_discard(group, channel))
+
+    # --- local sockets ---------------------------------------------------------------
+
+    async def add_user_socket(self, socket: LocalSocket) -> None:
+        await self.start()
+        sockets = self.users.get(socket.user_id)
+        if sockets is None:
+            sockets = self.users[socket.user_id] = set()
+            await self._group_add(user_group(socket.user_id))
+        sockets.add(socket)
+
+    async def remove_user_socket(self, socket: LocalSocket) -> None:
+        sockets = self.users.get(socket.user_id)
+        if sockets is None or socket not in sockets:
+            return
+        sockets.discard(socket)
+        if not sockets:
+            del self.users[socket.user_id]
+            await self._group_discard(user_group(socket.user_id))
 
     async def join(self, room_id: int, socket: LocalSocket) -> None:
+        """Deliver the room's events to ``socket`` (presence is separate: ``show``)."""
+        await self.start()
         members = self.rooms.get(room_id)
         if members is None:
             members = self.rooms[room_id] = set()
-            await self._start()
-            if self.channel is not None:
-                await self.layer.group_add(events.room_group(room_id), self.channel)
+            await self._group_add(room_group(room_id))
         members.add(socket)
-        if await self.presence.add(room_id, socket.user_id):
-            await self._announce(room_id)
 
-    async def leave(self, room_id: int, socket: LocalSocket) -> None:
+    async def leave(self, room_id: int, socket: LocalSocket, *, shown: bool = True) -> None:
         members = self.rooms.get(room_id)
         if members is None or socket not in members:
             return
@@ -162,100 +236,295 @@ class RoomHub:
         if not members:
             del self.rooms[room_id]
             self.online_shown.pop(room_id, None)
-            if self.channel is not None:
-                await self.layer.group_discard(events.room_group(room_id), self.channel)
-        if await self.presence.remove(room_id, socket.user_id):
-            await self._announce(room_id)
+            self.online_known.pop(room_id, None)
+            self.room_seq.pop(room_id, None)
+            await self._group_discard(room_group(room_id))
+        if shown and self.presence.remove(room_id, socket.user_id):
+            self._announce_soon(room_id)
+
+    async def show(self, room_id: int, user_id: int) -> None:
+        """Count the user online in the room (a subscribed socket), on every
+        worker by the time this returns."""
+        if self.presence.add(room_id, user_id):
+            self._announce_soon(room_id)
+            await self.flush_presence()
+
+    async def flush_presence(self) -> None:
+        """Write this worker's presence changes to Redis. Callers that come while
+        a write is under way share the next one: a thousand subscribes at once
+        make a few pipelines, not a thousand round trips."""
+        if self.redis is None or not self.layer_up:
+            return
+        self.flush_requested += 1
+        wanted = self.flush_requested
+        async with self.flush_done:
+            if self.flusher is None or self.flusher.done():
+                self.flusher = asyncio.create_task(self._flush_loop())
+            await self.flush_done.wait_for(lambda: self.flush_completed >= wanted)
+
+    async def _flush_loop(self) -> None:
+        while self.flush_completed < self.flush_requested:
+            target = self.flush_requested
+            await self._layer(self.presence.flush)
+            async with self.flush_done:
+                self.flush_completed = target
+                self.flush_done.notify_all()
+
+    def note_seq(self, room_id: int, seq: int) -> None:
+        """The room is known to be at ``seq`` (read when a socket subscribed)."""
+        if seq > self.room_seq.get(room_id, 0) and room_id in self.rooms:
+            self.room_seq[room_id] = seq
+
+    # --- presence ------------------------------------------------------------------
 
     async def online(self, room_id: int) -> int:
-        return await self.presence.online(room_id)
+        """Users online in the room. A count computed within the debounce
+        interval is reused: a thousand subscribes at once make one query."""
+        known = self.online_known.get(room_id)
+        if known is not None and time.monotonic() - known < settings.PRESENCE_DEBOUNCE:
+            return max(self.online_shown[room_id], self.presence.local_online(room_id))
+        online = await self._count_online(room_id)
+        self.online_known[room_id] = time.monotonic()
+        self.online_shown.setdefault(room_id, online)
+        return online
 
-    async def _announce(self, room_id: int) -> None:
+    async def _count_online(self, room_id: int) -> int:
+        if self.layer_up:
+            try:
+                return await self.presence.online(room_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._layer_lost(exc)
+        return self.presence.local_online(room_id)
+
+    async def is_online(self, room_id: int, user_id: int) -> bool:
+        if self.layer_up:
+            try:
+                return await self.presence.is_online(room_id, user_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._layer_lost(exc)
+        return user_id in self.presence.local.get(room_id, ())
+
+    def _announce_soon(self, room_id: int) -> None:
         """Announce the room's count soon. Joins and leaves within the debounce
-        interval make one frame, not one each: a thousand sockets subscribing
-        at once would otherwise cost a million presence frames."""
-        if room_id in self.announcing:
-            return
-        self.announcing.add(room_id)
-        task = asyncio.create_task(self._announce_later(room_id))
-        self.announce_tasks.add(task)
-        task.add_done_callback(self.announce_tasks.discard)
+        interval make one frame and one Redis pipeline, not one each: a thousand
+        sockets subscribing at once would otherwise cost a million frames."""
+        self.announce_due.add(room_id)
+        if self.announcer is None:
+            loop = asyncio.get_running_loop()
+            self.announcer = loop.call_later(settings.PRESENCE_DEBOUNCE, self._announce_now)
 
-    async def _announce_later(self, room_id: int) -> None:
-        await asyncio.sleep(settings.PRESENCE_DEBOUNCE)
-        self.announcing.discard(room_id)
-        try:
-            online = await self.presence.online(room_id)
-            if self.online_shown.get(room_id) != online:
+    def _announce_now(self) -> None:
+        self.announcer = None
+        rooms, self.announce_due = self.announce_due, set()
+        self._spawn(self._announce(rooms))
+
+    async def _announce(self, rooms: set[int]) -> None:
+        await self.flush_presence()
+        for room_id in rooms:
+            if room_id not in self.rooms and self.layer_up is False:
+                continue
+            online = await self._count_online(room_id)
+            self.online_known[room_id] = time.monotonic()
+            if self.online_shown.get(room_id) != online or room_id not in self.rooms:
                 self.online_shown[room_id] = online
-                await events.presence_changed(room_id, online)
-        except Exception:
-            logger.exception("hub: presence announcement failed")
+                await self.publish_room(room_id, protocol.presence(room_id, online))
 
-    def dispatch(self, event: dict[str, Any]) -> None:
-        room_id = event.get("room")
-        if not isinstance(room_id, int):
-            return
-        text = event["text"]
-        seq = event.get("seq")
-        skip_user = event.get("skip_user")
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self.spawned.add(task)
+        task.add_done_callback(self._spawn_done)
+
+    def _spawn_done(self, task: asyncio.Task[Any]) -> None:
+        self.spawned.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("hub: background task failed", exc_info=task.exception())
+
+    # --- publish and dispatch ----------------------------------------------------------
+
+    async def publish_room(
+        self, room_id: int, text: str, *, seq: int | None = None, skip_user: int | None = None
+    ) -> None:
+        """Deliver an encoded room frame to every worker's subscribed sockets."""
+        self.dispatch_room(room_id, seq, text, skip_user)
+        if not self.local_only:
+            event = {
+                "type": "room.frame",
+                "room": room_id,
+                "seq": seq,
+                "text": text,
+                "skip_user": skip_user,
+                "origin": self.worker_id,
+            }
+            await self._layer(lambda: self.layer.group_send(room_group(room_id), event))
+
+    async def publish_user(self, user_id: int, text: str) -> None:
+        """Deliver an encoded frame to every socket of the user, on every worker."""
+        self.dispatch_user(user_id, text)
+        if not self.local_only:
+            event = {"type": "user.frame", "user": user_id, "text": text, "origin": self.worker_id}
+            await self._layer(lambda: self.layer.group_send(user_group(user_id), event))
+
+    def dispatch_room(
+        self, room_id: int, seq: int | None, text: str, skip_user: int | None
+    ) -> None:
+        if seq is not None and room_id in self.rooms and seq > self.room_seq.get(room_id, 0):
+            self.room_seq[room_id] = seq
         for socket in tuple(self.rooms.get(room_id, ())):
             if socket.user_id != skip_user:
                 socket.room_frame(room_id, seq, text)
 
-    async def _receive_loop(self, channel: str) -> None:
+    def dispatch_user(self, user_id: int, text: str) -> None:
+        for socket in tuple(self.users.get(user_id, ())):
+            socket.user_frame(text)
+
+    def _dispatch_event(self, event: dict[str, Any]) -> None:
+        if event.get("origin") == self.worker_id:
+            return  # delivered here when it was published
+        kind = event.get("type")
+        if kind == "room.frame":
+            room_id, seq, skip_user = event["room"], event.get("seq"), event.get("skip_user")
+            self.dispatch_room(room_id, seq, event["text"], skip_user)
+        elif kind == "user.frame":
+            self.dispatch_user(event["user"], event["text"])
+
+    async def _receive_loop(self) -> None:
         while True:
-            try:
-                event = await self.layer.receive(channel)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("hub: receive failed; retrying")
-                await asyncio.sleep(0.5)
+            if not self.layer_up:
+                await asyncio.sleep(LAYER_CHECK_INTERVAL)
                 continue
-            if event.get("type") == "room.frame":
-                self.dispatch(event)
-
-    async def _upkeep_loop(self) -> None:
-        """Keep group memberships and presence entries from expiring, and
-        announce counts that changed because another worker's entries expired."""
-        interval = max(1.0, settings.PRESENCE_TTL / 3)
-        while True:
-            await asyncio.sleep(interval)
             try:
-                await self.presence.refresh()
-                for room_id in list(self.rooms):
-                    if self.channel is not None:
-                        await self.layer.group_add(events.room_group(room_id), self.channel)
-                    online = await self.presence.online(room_id)
-                    if self.online_shown.get(room_id) != online:
-                        self.online_shown[room_id] = online
-                        await events.presence_changed(room_id, online)
+                event = await self.layer.receive(await self._channel())
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._layer_lost(exc)
+                continue
+            try:
+                self._dispatch_event(event)
+            except Exception:
+                logger.exception("hub: a layer event could not be delivered: %.200r", event)
+
+    # --- watching the layer, catching up from the database ------------------------------
+
+    async def _watch_loop(self) -> None:
+        last_poll = last_rejoin = time.monotonic()
+        while True:
+            await asyncio.sleep(LAYER_CHECK_INTERVAL)
+            try:
+                now = time.monotonic()
+                if not self.local_only:
+                    if self.layer_up and not await self._marker_held():
+                        # Redis came back empty (restarted) without a failed call here.
+                        self._layer_lost(ConnectionError("Redis restarted"))
+                    if not self.layer_up and await self._rejoin():
+                        last_rejoin = now
+                        logger.info("hub: the channel layer is back; groups rejoined")
+                        await self.catch_up_rooms()
+                        last_poll = now
+                        continue
+                    renew = self.layer_up and now - last_rejoin > REJOIN_INTERVAL
+                    if renew and await self._rejoin():
+                        last_rejoin = now
+                if not self.layer_up or now - last_poll >= POLL_INTERVAL_WHEN_UP:
+                    last_poll = now
+                    await self.catch_up_rooms()
+                await self._refresh_presence()
             except asyncio.CancelledError:
                 raise
             except Exception:
-                logger.exception("hub: upkeep failed")
+                logger.warning("hub: upkeep failed; retrying", exc_info=True)
 
-    async def close(self) -> None:
-        self.tasks.extend(self.announce_tasks)
-        for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self.tasks = []
+    def _marker_key(self) -> str:
+        return f"{settings.REDIS_PREFIX}:worker:{self.worker_id}"
+
+    async def _marker_held(self) -> bool:
+        """Refresh this worker's marker; False if Redis had lost it (restarted)."""
+        redis = self.redis
+        if redis is None:
+            return True
+        ttl = int(LAYER_CHECK_INTERVAL * 10 * 1000)
+        held = True
+
+        async def refresh() -> None:
+            nonlocal held
+            held = bool(await redis.set(self._marker_key(), 1, xx=True, px=ttl))
+
+        if not await self._layer(refresh):
+            return True  # already marked down by the failure
+        return held
+
+    async def _rejoin(self) -> bool:
+        """Join every group of this worker again and rewrite its presence; True
+        if Redis answered all of it."""
+        try:
+            channel = await self._channel()
+            if self.redis is not None:
+                ttl = int(LAYER_CHECK_INTERVAL * 10 * 1000)
+                await self.redis.set(self._marker_key(), 1, px=ttl)
+            for room_id in list(self.rooms):
+                await self.layer.group_add(room_group(room_id), channel)
+            for user_id in list(self.users):
+                await self.layer.group_add(user_group(user_id), channel)
+            await self.presence.flush(everything=True)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            return False
+        self.layer_up = True
+        return True
+
+    async def _refresh_presence(self) -> None:
+        """Keep this worker's presence entries from expiring, and announce counts
+        that changed because another worker's entries expired."""
+        if self.local_only or not self.layer_up:
+            return
+        now = time.monotonic()
+        if now - self.presence_refreshed < settings.PRESENCE_TTL / 3:
+            return
+        self.presence_refreshed = now
+        if await self._layer(lambda: self.presence.flush(everything=True)):
+            for room_id in list(self.rooms):
+                self.announce_due.add(room_id)
+            if self.announce_due and self.announcer is None:
+                self._announce_now()
+
+    async def catch_up_rooms(self) -> None:
+        """Pass on every message stored after the last one this worker passed on,
+        for every room it has sockets in: one query for all rooms, then one per
+        room that moved. Sockets drop what they already have."""
+        if _source is None or not self.rooms:
+            return
+        rooms = list(self.rooms)
+        last = await _source.last_seqs(rooms)
+        for room_id in rooms:
+            known = self.room_seq.get(room_id)
+            if known is None or room_id not in self.rooms:
+                continue
+            while last.get(room_id, 0) > known:
+                frames = await _source.frames_after(room_id, known, CATCH_UP_PAGE)
+                if not frames:
+                    break
+                for seq, text in frames:
+                    self.dispatch_room(room_id, seq, text, None)
+                    known = seq
+                if len(frames) < CATCH_UP_PAGE:
+                    break
 
 
-def _new_hub() -> RoomHub:
+def _new_hub() -> Hub:
     layer = get_channel_layer()
     assert layer is not None  # noqa: S101 - CHANNEL_LAYERS always has a default
-    return RoomHub(layer)
+    return Hub(layer)
 
 
 _hubs = PerLoop(_new_hub)
 
 
-def hub() -> RoomHub:
+def hub() -> Hub:
     """This worker's hub."""
     return _hubs.get()
 

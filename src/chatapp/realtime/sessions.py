@@ -1,18 +1,24 @@
 """Closes sockets whose session ended (logout, expiry, deletion) within the
-check interval: one query a second per worker for all its sockets."""
+check interval: one query a second per worker for all its sockets.
+
+While the database is away the check is skipped (one warning), never failing
+a socket: sessions are checked again once it is back."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from django.conf import settings
 
-from chatapp.chat import sql
 from chatapp.core.loops import PerLoop
+from chatapp.core.outages import is_outage
 
 logger = logging.getLogger(__name__)
+
+LiveSessions = Callable[[list[str]], Awaitable[set[str]]]
 
 
 class SessionSocket(Protocol):
@@ -24,10 +30,13 @@ class SessionSocket(Protocol):
 class SessionWatcher:
     def __init__(self) -> None:
         self.sockets: set[SessionSocket] = set()
+        self.live_sessions: LiveSessions | None = None
         self.task: asyncio.Task[None] | None = None
+        self.failing = False
 
-    def add(self, socket: SessionSocket) -> None:
+    def add(self, socket: SessionSocket, live_sessions: LiveSessions) -> None:
         self.sockets.add(socket)
+        self.live_sessions = live_sessions
         if self.task is None or self.task.done():
             self.task = asyncio.create_task(self._loop())
 
@@ -41,12 +50,20 @@ class SessionWatcher:
                 await self.check()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                logger.exception("session check failed")
+            except Exception as exc:
+                if not is_outage(exc):
+                    logger.exception("session check failed")
+                elif not self.failing:
+                    logger.warning("session check skipped while the database is away: %s", exc)
+                self.failing = True
+            else:
+                self.failing = False
 
     async def check(self) -> None:
+        if self.live_sessions is None:
+            return
         sockets = list(self.sockets)
-        live = await sql.live_session_keys(list({s.session_key for s in sockets}))
+        live = await self.live_sessions(list({s.session_key for s in sockets}))
         for socket in sockets:
             if socket.session_key not in live:
                 self.sockets.discard(socket)

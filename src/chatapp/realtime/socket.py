@@ -1,0 +1,352 @@
+"""The /ws/ endpoint: a plain ASGI application that moves encoded frames.
+
+It knows no domain. The application hands it an ``Endpoint``: how to
+authenticate a handshake (and build the ``hello`` frame), the handler of each
+client frame type, and where to read a room's messages to fill a gap. This
+module owns what every socket needs whatever it carries:
+
+- the handshake: refused with an HTTP 503 and ``Retry-After`` while the worker
+  drains or a dependency is down; closed with 4401 when not logged in;
+- the receive loop: every frame is rate-limited, decoded and dispatched by a
+  table; a frame never kills the socket (``protocol``), a dependency that is
+  down becomes an ``unavailable`` error frame;
+- room delivery in seq order, with no gap and no duplicate, gaps filled from
+  the database;
+- the bounded outbox (``outbox``);
+- cleanup that runs however the socket ends, crash included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, WebSocketScope
+from django.conf import settings
+from django.utils.http import is_same_domain
+
+from chatapp.core.outages import RETRY_AFTER_SECONDS, is_outage
+from chatapp.realtime import protocol
+from chatapp.realtime.hub import CATCH_UP_PAGE, RoomSource, hub
+from chatapp.realtime.limits import TokenBucket
+from chatapp.realtime.outbox import Outbox
+from chatapp.realtime.protocol import FrameError
+from chatapp.realtime.sessions import watcher
+
+logger = logging.getLogger(__name__)
+
+# RFC 6455: "the server is terminating the connection because it is restarting"
+# is 1012; "try again later" is 1013.
+CLOSE_TRY_AGAIN_LATER = 1013
+
+
+@dataclass(slots=True)
+class Identity:
+    """Who a handshake authenticated, and the ``hello`` frame to greet them with."""
+
+    user_id: int
+    session_key: str
+    user: dict[str, Any]  # the User shape, for frames that name the sender
+    hello: str
+
+
+Handler = Callable[["Socket", dict[str, Any]], Awaitable[None]]
+
+
+class Endpoint(Protocol):
+    """What the application plugs into the transport."""
+
+    handlers: Mapping[str, Handler]
+    source: RoomSource
+
+    async def authenticate(self, scope: WebSocketScope) -> Identity | None: ...
+
+    async def live_sessions(self, keys: list[str]) -> set[str]: ...
+
+
+@dataclass(slots=True)
+class Subscription:
+    """Delivery state of one room on one socket: ``last`` is the seq of the
+    last message frame queued; None until the subscribe is answered."""
+
+    last: int | None = None
+    highest_seen: int = 0
+    catching_up: bool = False
+    shown: bool = False  # counted in the room's presence
+
+
+class Socket:
+    """One client's socket: what handlers see of it."""
+
+    __slots__ = (
+        "closing",
+        "endpoint",
+        "frames",
+        "outbox",
+        "send",
+        "session_key",
+        "subscriptions",
+        "tasks",
+        "user",
+        "user_id",
+    )
+
+    def __init__(self, endpoint: Endpoint, identity: Identity, send: ASGISendCallable) -> None:
+        self.endpoint = endpoint
+        self.user_id = identity.user_id
+        self.user = identity.user
+        self.session_key = identity.session_key
+        self.send = send
+        self.outbox = Outbox(send, settings.WS_OUTBOX_SIZE, self._too_slow)
+        self.frames = TokenBucket(settings.WS_FRAME_RATE, settings.WS_FRAME_BURST)
+        self.subscriptions: dict[int, Subscription] = {}
+        self.tasks: set[asyncio.Task[Any]] | None = None
+        self.closing = False
+
+    # --- outbound -------------------------------------------------------------------
+
+    def push(self, frame: dict[str, Any]) -> None:
+        self.push_text(protocol.encode(frame))
+
+    def push_text(self, text: str) -> None:
+        if not self.closing:
+            self.outbox.push(text)
+
+    def user_frame(self, text: str) -> None:
+        self.push_text(text)
+
+    def close_soon(self, code: int) -> None:
+        """Close with ``code`` (once); frames not yet written are dropped."""
+        if self.closing:
+            return
+        self.closing = True
+        self.outbox.close()
+        self.spawn(self._close(code))
+
+    async def _close(self, code: int) -> None:
+        with contextlib.suppress(Exception):  # the client may be gone already
+            await self.send({"type": "websocket.close", "code": code, "reason": ""})
+
+    def _too_slow(self) -> None:
+        self.close_soon(protocol.CLOSE_TOO_SLOW)
+
+    async def session_ended(self) -> None:
+        self.close_soon(protocol.CLOSE_UNAUTHENTICATED)
+
+    def spawn(self, coro: Awaitable[Any]) -> None:
+        if self.tasks is None:
+            self.tasks = set()
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    # --- rooms: in seq order, no gap, no duplicate ---------------------------------------
+
+    async def join(self, room_id: int) -> Subscription:
+        """Start receiving the room's events; answer with ``start_delivery``
+        once the room's last seq has been read (after joining: nothing
+        published from here on is missed)."""
+        old = self.subscriptions.get(room_id)
+        sub = Subscription(shown=old is not None and old.shown)
+        self.subscriptions[room_id] = sub
+        if old is None:
+            await hub().join(room_id, self)
+        return sub
+
+    async def leave(self, room_id: int) -> None:
+        sub = self.subscriptions.pop(room_id, None)
+        if sub is not None:
+            await hub().leave(room_id, self, shown=sub.shown)
+
+    async def show(self, room_id: int, sub: Subscription) -> None:
+        """Count the user online in the room (once access is known)."""
+        if not sub.shown and sub is self.subscriptions.get(room_id):
+            sub.shown = True
+            await hub().show(room_id, self.user_id)
+
+    def start_delivery(self, room_id: int, sub: Subscription, after: int, last_seq: int) -> None:
+        """Deliver messages after ``after``: stored ones from the database, then live."""
+        if sub is not self.subscriptions.get(room_id):
+            return
+        hub().note_seq(room_id, last_seq)
+        sub.last = after
+        if after < max(last_seq, sub.highest_seen):
+            self._start_catch_up(room_id, sub)
+
+    def room_frame(self, room_id: int, seq: int | None, text: str) -> None:
+        sub = self.subscriptions.get(room_id)
+        if sub is None:
+            return
+        if seq is None:  # presence, typing: not part of the sequence
+            if sub.last is not None:
+                self.push_text(text)
+            return
+        if seq > sub.highest_seen:
+            sub.highest_seen = seq
+        if sub.last is None or sub.catching_up or seq <= sub.last:
+            return  # not ready yet, being filled from the database, or a duplicate
+        if seq == sub.last + 1:
+            sub.last = seq
+            self.push_text(text)
+            return
+        self._start_catch_up(room_id, sub)  # a gap: fill it from the database
+
+    def _start_catch_up(self, room_id: int, sub: Subscription) -> None:
+        if not sub.catching_up:
+            sub.catching_up = True
+            self.spawn(self._catch_up(room_id, sub))
+
+    async def _catch_up(self, room_id: int, sub: Subscription) -> None:
+        source = self.endpoint.source
+        try:
+            while sub.last is not None and self.subscriptions.get(room_id) is sub:
+                try:
+                    frames = await source.frames_after(room_id, sub.last, CATCH_UP_PAGE)
+                except Exception as exc:
+                    if not is_outage(exc):
+                        raise
+                    # The database is away: the hub catches the room up once it is back.
+                    return
+                if self.subscriptions.get(room_id) is not sub:
+                    return
+                for seq, text in frames:
+                    if seq == sub.last + 1:
+                        sub.last = seq
+                        await self.outbox.push_waiting(text)
+                if len(frames) < CATCH_UP_PAGE and sub.last >= sub.highest_seen:
+                    return
+        finally:
+            sub.catching_up = False
+
+    # --- inbound -------------------------------------------------------------------
+
+    async def receive_text(self, text: str | None) -> None:
+        if self.closing:
+            return
+        ref = None
+        try:
+            if not self.frames.take():
+                raise FrameError(protocol.RATE_LIMITED, "Too many frames; slow down.")
+            frame = protocol.decode(text)
+            ref = protocol.ref_of(frame)
+            handler = self.endpoint.handlers.get(frame["type"])
+            if handler is None:
+                raise FrameError(protocol.INVALID, f"Unknown frame type {frame['type'][:40]!r}.")
+            await handler(self, frame)
+        except FrameError as exc:
+            self.push(protocol.error(exc.code, exc.detail, exc.ref))
+        except Exception as exc:
+            if is_outage(exc):
+                logger.warning("socket: a frame failed, a dependency is down: %s", exc)
+                detail = "The service is briefly unavailable; nothing was stored. Retry soon."
+                self.push(protocol.error(protocol.UNAVAILABLE, detail, ref))
+            else:
+                logger.exception("socket: a frame handler failed")
+                self.push(protocol.error("server_error", "Something went wrong on our side.", ref))
+
+    async def cleanup(self) -> None:
+        """Forget the socket everywhere; runs however the socket ended."""
+        self.closing = True
+        self.outbox.close()
+        watcher().discard(self)
+        the_hub = hub()
+        for room_id, sub in list(self.subscriptions.items()):
+            with contextlib.suppress(Exception):
+                await the_hub.leave(room_id, self, shown=sub.shown)
+        self.subscriptions.clear()
+        with contextlib.suppress(Exception):
+            await the_hub.remove_user_socket(self)
+        for task in list(self.tasks or ()):
+            task.cancel()
+
+
+class SocketApp:
+    """The ASGI application of /ws/."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+
+    async def __call__(
+        self, scope: WebSocketScope, receive: ASGIReceiveCallable, send: ASGISendCallable
+    ) -> None:
+        message = await receive()
+        if message["type"] != "websocket.connect":
+            return
+        if not origin_allowed(scope):
+            # Refused before accepting: the client sees HTTP 403.
+            await send({"type": "websocket.close", "code": protocol.CLOSE_FORBIDDEN, "reason": ""})
+            return
+        if hub().draining:
+            await _refuse(scope, send, "This worker is restarting; connect again.")
+            return
+        try:
+            identity = await self.endpoint.authenticate(scope)
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            logger.warning("socket: handshake refused, a dependency is down: %s", exc)
+            await _refuse(scope, send, "The service is briefly unavailable; connect again soon.")
+            return
+        await send({"type": "websocket.accept", "subprotocol": None, "headers": []})
+        if identity is None:
+            await send(
+                {"type": "websocket.close", "code": protocol.CLOSE_UNAUTHENTICATED, "reason": ""}
+            )
+            return
+        socket = Socket(self.endpoint, identity, send)
+        try:
+            socket.push_text(identity.hello)  # always the first frame
+            await hub().add_user_socket(socket)
+            watcher().add(socket, self.endpoint.live_sessions)
+            while True:
+                message = await receive()
+                if message["type"] == "websocket.receive":
+                    await socket.receive_text(message.get("text"))
+                elif message["type"] == "websocket.disconnect":
+                    return
+        finally:
+            await socket.cleanup()
+
+
+def origin_allowed(scope: WebSocketScope) -> bool:
+    """The handshake's Origin names one of ALLOWED_HOSTS: a page of another
+    site may not ride on the user's cookie (cross-site socket hijacking)."""
+    origin = next((value for name, value in scope["headers"] if name == b"origin"), None)
+    if origin is None:
+        return False
+    try:
+        hostname = urlsplit(origin.decode("latin-1")).hostname
+    except ValueError:
+        return False
+    if not hostname:
+        return False
+    allowed = settings.ALLOWED_HOSTS or (
+        [".localhost", "127.0.0.1", "[::1]"] if settings.DEBUG else []
+    )
+    return any(pattern == "*" or is_same_domain(hostname, pattern) for pattern in allowed)
+
+
+async def _refuse(scope: WebSocketScope, send: ASGISendCallable, detail: str) -> None:
+    """Refuse a handshake with 503 and Retry-After where the server can say so."""
+    if "websocket.http.response" in (scope.get("extensions") or {}):
+        body = protocol.encode({"error": {"code": protocol.UNAVAILABLE, "detail": detail}})
+        await send(
+            {
+                "type": "websocket.http.response.start",
+                "status": 503,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"retry-after", str(RETRY_AFTER_SECONDS).encode()),
+                ],
+            }
+        )
+        await send(
+            {"type": "websocket.http.response.body", "body": body.encode(), "more_body": False}
+        )
+    else:
+        await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER, "reason": ""})
