@@ -250,6 +250,23 @@ async def test_ping_and_unsubscribe(connect, session_for, lobby_id) -> None:
         ({"type": "send", "room": "LOBBY", "body": "x" * 4001, "client_id": "big"}, "too_large"),
         ({"type": "send", "room": 999999, "body": "x", "client_id": "nf"}, "not_found"),
         ({"type": "read", "room": "LOBBY", "seq": "3"}, "invalid"),
+        # Hostile input an outside review used to drop sockets with 1006.
+        *[
+            ({"type": kind, "room": 2**64, "body": "x", "client_id": "i"}, "invalid")
+            for kind in ("subscribe", "unsubscribe", "send", "history", "typing", "read")
+        ],
+        ({"type": "subscribe", "room": "LOBBY", "after_seq": 2**63}, "invalid"),
+        ({"type": "subscribe", "room": "LOBBY", "after_seq": -(2**70)}, "invalid"),
+        ({"type": "history", "room": "LOBBY", "before_seq": 10**30}, "invalid"),
+        ({"type": "read", "room": "LOBBY", "seq": 2**64}, "invalid"),
+        ({"type": "history", "room": "LOBBY", "limit": 2**65}, "invalid"),
+        ("[" * 30_000 + "]" * 30_000, "invalid"),
+        ('{"type": "ping", "x": ' + "[" * 30_000 + "]" * 30_000 + "}", "invalid"),
+        ({"type": "send", "room": "LOBBY", "body": "a\x00b", "client_id": "e"}, "invalid"),
+        ('{"type": "send", "room": "LOBBY", "body": "\\ud800", "client_id": "e"}', "invalid"),
+        ('{"type": "send", "room": "LOBBY", "body": "x", "client_id": "\\udfff"}', "invalid"),
+        ('{"type": "send", "room": "LOBBY", "body": "x", "client_id": "a\\u0000"}', "invalid"),
+        ('{"type": "\\ud800"}', "invalid"),
     ],
 )
 async def test_bad_frames_get_an_error_and_the_socket_stays_usable(
@@ -262,6 +279,8 @@ async def test_bad_frames_get_an_error_and_the_socket_stays_usable(
     alice, _ = await hello_socket(connect, session_for, "alice")
     if isinstance(frame, dict):
         frame = json.loads(json.dumps(frame).replace('"LOBBY"', str(lobby_id)))
+    else:
+        frame = frame.replace('"LOBBY"', str(lobby_id))
     await alice.send(frame)
     error = await alice.recv_type("error")
     assert error["code"] == code

@@ -412,6 +412,10 @@ class Hub:
 
     async def _watch_loop(self) -> None:
         last_poll = last_rejoin = time.monotonic()
+        redis = self.redis
+        if redis is not None:
+            ttl = int(LAYER_CHECK_INTERVAL * 10 * 1000)
+            await self._layer(lambda: redis.set(self._marker_key(), 1, px=ttl))
         while True:
             await asyncio.sleep(LAYER_CHECK_INTERVAL)
             try:
