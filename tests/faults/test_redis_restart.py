@@ -61,3 +61,41 @@ def test_http_keeps_answering_while_redis_restarts(
             outage_log = server.log_path.read_text()[len(log_before) :]
             assert '" 500' not in outage_log
             assert "Traceback" not in outage_log, outage_log
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="realtime/events.py lets the layer's error through after the commit: the "
+    "friend request is stored, yet answered 503 (which says nothing was stored)",
+)
+def test_a_write_whose_live_event_is_lost_is_still_answered_as_stored(
+    chatapp_on_faults: Server, redis_server: RedisServer
+) -> None:
+    """PostgreSQL is the truth: with Redis down a write is stored and answered
+    as such; only its live event is lost (clients catch up when they reconnect)."""
+    base = chatapp_on_faults.base
+    clients, users = [], []
+    try:
+        for name in ("alice", "bob"):
+            client = httpx.Client(base_url=base, timeout=10)
+            clients.append(client)
+            token = client.get("/api/csrf").json()["csrf_token"]
+            body = {"username": name, "email": f"{name}@example.com", "password": PASSWORD}
+            registered = client.post(
+                "/api/auth/register", json=body, headers={"X-CSRFToken": token}
+            )
+            assert registered.status_code == 201, registered.text
+            users.append(registered.json()["user"])
+        alice, bob = clients
+        redis_server.kill()
+        sent = alice.post(
+            "/api/friend-requests",
+            json={"to": users[1]["id"]},
+            headers={"X-CSRFToken": alice.cookies["csrftoken"]},
+        )
+        incoming = bob.get("/api/friend-requests").json()["incoming"]
+        assert [request["from"]["username"] for request in incoming] == ["alice"]
+        assert sent.status_code == 201, sent.text
+    finally:
+        for client in clients:
+            client.close()
