@@ -1,6 +1,8 @@
 # The two commands of the README:
 #   make run    set up .venv and serve on http://127.0.0.1:8000
 #   make test   set up .venv and run the whole suite (ruff, mypy, pytest)
+# and, while iterating:
+#   make test-quick   the same without the slow fault tests (pytest -m "not slow")
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -9,7 +11,7 @@ STAMP := $(VENV)/.installed
 # The suite must not need a configured secret; a deployment always brings its own.
 TEST_SECRET_KEY ?= test-only-secret-key-not-for-production-0123456789abcdefghij
 
-.PHONY: run test lint typecheck pytest bench screenshots clean
+.PHONY: run test test-quick lint typecheck pytest bench screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +23,9 @@ run: $(STAMP)
 	$(BIN)/chatapp serve
 
 test: lint typecheck pytest
+
+test-quick: lint typecheck
+	SECRET_KEY=$${SECRET_KEY:-$(TEST_SECRET_KEY)} $(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

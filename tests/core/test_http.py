@@ -5,6 +5,8 @@ from unittest import mock
 import pytest
 from django.test import Client
 
+from chatapp.core.outages import RETRY_AFTER_SECONDS
+
 pytestmark = pytest.mark.django_db
 
 
@@ -19,6 +21,7 @@ def test_healthz_503_when_database_is_down() -> None:
         response = Client().get("/healthz")
     assert response.status_code == 503
     assert response.json() == {"status": "unavailable", "db": "down", "layer": "ok"}
+    assert response["Retry-After"] == str(RETRY_AFTER_SECONDS)
 
 
 def test_healthz_503_when_channel_layer_is_down() -> None:
@@ -28,6 +31,7 @@ def test_healthz_503_when_channel_layer_is_down() -> None:
         response = Client().get("/healthz")
     assert response.status_code == 503
     assert response.json() == {"status": "unavailable", "db": "ok", "layer": "down"}
+    assert response["Retry-After"] == str(RETRY_AFTER_SECONDS)
 
 
 def test_security_headers_on_pages() -> None:

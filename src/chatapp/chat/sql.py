@@ -4,18 +4,27 @@ asyncpg pool per worker process.
 The ORM from a consumer runs every query on one shared thread per process; these
 queries run on the event loop instead. The pool opens at ASGI lifespan startup
 (``open_pool``) and closes at shutdown; code running outside a lifespan (tests,
-management commands) gets one opened on first use, per event loop.
+management commands), or a worker that started while PostgreSQL was down, gets
+one opened on first use, per event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 from django.conf import settings
+
+from chatapp.core.outages import is_outage
+
+logger = logging.getLogger(__name__)
+
+# Seconds to wait for a new connection, as Django's connect_timeout.
+CONNECT_TIMEOUT = 5
 
 _pools: dict[asyncio.AbstractEventLoop, asyncpg.Pool] = {}
 _lock_by_loop: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
@@ -33,20 +42,18 @@ def _connect_kwargs() -> dict[str, Any]:
     }
 
 
-async def open_pool() -> asyncpg.Pool:
-    loop = asyncio.get_running_loop()
-    lock = _lock_by_loop.setdefault(loop, asyncio.Lock())
-    async with lock:
-        pool = _pools.get(loop)
-        if pool is None:
-            pool = await asyncpg.create_pool(
-                **_connect_kwargs(),
-                min_size=settings.CHAT_DB_POOL_MIN,
-                max_size=settings.CHAT_DB_POOL_MAX,
-                command_timeout=30,
-            )
-            _pools[loop] = pool
-        return pool
+async def open_pool() -> None:
+    """Open this event loop's pool at startup, so the first requests find it warm.
+
+    PostgreSQL being down then does not stop the worker: it starts, answers 503
+    meanwhile, and ``pool()`` opens the pool on first use once PostgreSQL is back.
+    """
+    try:
+        await pool()
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        logger.warning("asyncpg pool not opened at startup (%r); it opens on first use", exc)
 
 
 async def close_pool() -> None:
@@ -58,8 +65,30 @@ async def close_pool() -> None:
 
 
 async def pool() -> asyncpg.Pool:
-    found = _pools.get(asyncio.get_running_loop())
-    return found if found is not None else await open_pool()
+    """This event loop's pool, opened now if it is not open yet.
+
+    A pool that failed to open is not kept (asyncpg closes it), so every call
+    while PostgreSQL is down raises an outage, and the first call after it is
+    back opens the pool. Once open, the pool replaces connections that
+    PostgreSQL dropped by itself, on their next use.
+    """
+    loop = asyncio.get_running_loop()
+    found = _pools.get(loop)
+    if found is not None:
+        return found
+    async with _lock_by_loop.setdefault(loop, asyncio.Lock()):
+        found = _pools.get(loop)
+        if found is None:
+            found = await asyncpg.create_pool(
+                **_connect_kwargs(),
+                min_size=settings.CHAT_DB_POOL_MIN,
+                max_size=settings.CHAT_DB_POOL_MAX,
+                command_timeout=30,
+                # asyncpg's default waits 60 s for a host that does not answer.
+                timeout=CONNECT_TIMEOUT,
+            )
+            _pools[loop] = found
+        return found
 
 
 @dataclass(frozen=True, slots=True)

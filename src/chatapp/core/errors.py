@@ -3,10 +3,18 @@ failure in it: ``{"error": {"code", "detail", "fields"?}}``."""
 
 from __future__ import annotations
 
+import logging
+import sys
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
+
+from chatapp.core.logs import outage_summary
+from chatapp.core.outages import RETRY_AFTER_SECONDS, Unavailable, is_outage
+
+logger = logging.getLogger(__name__)
 
 # The HTTP status each error code answers with.
 STATUS_BY_CODE = {
@@ -94,6 +102,42 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    """Every uncaught exception ends here, and a dependency outage is a 503.
+
+    Django wraps each middleware and the view in ``convert_exception_to_response``,
+    which turns an exception into this handler's response right where it is
+    raised. So a middleware placed outermost never sees the exception of the
+    session middleware, ``resolve_user`` or a view: it would get a finished 500.
+    This handler is the one place every layer reaches, and ``sys.exc_info()``
+    still holds the exception here (asgiref re-raises it in the thread that runs
+    the handler). With ``DEBUG`` on, Django shows its debug page instead.
+    """
+    exc = sys.exc_info()[1]
+    if exc is not None and is_outage(exc):
+        return unavailable(request, exc)
     if wants_json(request):
         return error_response("server_error", "Something went wrong on our side.")
     return render(request, "errors/500.html", status=500)
+
+
+def unavailable(request: HttpRequest, exc: BaseException) -> HttpResponse:
+    """503 with ``Retry-After``: the Error shape for the API, a page otherwise.
+
+    The page is rendered without the request's context processors, since they
+    may read the session or the user, which is what just failed. The outage
+    is logged here in one line; Django's own error log (a traceback per
+    request, per layer) is skipped through the flag its ``log_response`` checks.
+    """
+    detail = exc.detail if isinstance(exc, Unavailable) else Unavailable().detail
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    response: HttpResponse
+    if wants_json(request):
+        response = error_response("unavailable", detail, headers=headers)
+    else:
+        html = render_to_string("errors/503.html", {"detail": detail})
+        response = HttpResponse(html, status=503, headers=headers)
+    logger.warning(
+        "503 %s %s: a dependency is down: %s", request.method, request.path, outage_summary(exc)
+    )
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response

@@ -13,6 +13,8 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils._os import safe_join
 from django.views.decorators.http import require_safe
 
+from chatapp.core.outages import RETRY_AFTER_SECONDS
+
 logger = logging.getLogger(__name__)
 
 HEALTH_TIMEOUT = 2.0
@@ -28,6 +30,7 @@ async def _check(name: str, probe: asyncio.Future[object] | object) -> str:
     try:
         await asyncio.wait_for(probe, HEALTH_TIMEOUT)  # type: ignore[arg-type]
     except Exception:
+        # An outage's traceback is cut to one line by chatapp.core.logs.
         logger.warning("healthz: %s check failed", name, exc_info=True)
         return "down"
     return "ok"
@@ -40,7 +43,13 @@ async def healthz(request: HttpRequest) -> HttpResponse:
     layer_state = await _check("layer", layer.group_send("healthz", {"type": "healthz"}))
     ok = db == "ok" and layer_state == "ok"
     body = {"status": "ok" if ok else "unavailable", "db": db, "layer": layer_state}
-    return JsonResponse(body, status=200 if ok else 503, headers={"Cache-Control": "no-store"})
+    headers = {"Cache-Control": "no-store"}
+    if not ok:
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response = JsonResponse(body, status=200 if ok else 503, headers=headers)
+    # _check has logged why; Django would add an error line per poll.
+    response._has_been_logged = not ok  # type: ignore[attr-defined]
+    return response
 
 
 async def readyz(request: HttpRequest) -> HttpResponse:
