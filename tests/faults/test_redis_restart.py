@@ -63,11 +63,6 @@ def test_http_keeps_answering_while_redis_restarts(
             assert "Traceback" not in outage_log, outage_log
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="realtime/events.py lets the layer's error through after the commit: the "
-    "friend request is stored, yet answered 503 (which says nothing was stored)",
-)
 def test_a_write_whose_live_event_is_lost_is_still_answered_as_stored(
     chatapp_on_faults: Server, redis_server: RedisServer
 ) -> None:
