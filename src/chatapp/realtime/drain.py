@@ -83,13 +83,16 @@ async def drain(seconds: float) -> None:
     sockets = [s for group in the_hub.users.values() for s in group]
     started = time.monotonic()
     logger.info("drain: closing %d sockets over %.1f s", len(sockets), seconds)
-    batches = max(1, math.floor(seconds / BATCH_INTERVAL))
-    size = max(1, math.ceil(len(sockets) / batches))
+    # Evenly over the window: a batch every ``interval``, the last one just
+    # before the window ends.
+    batches = max(1, min(len(sockets), math.floor(seconds / BATCH_INTERVAL)))
+    size = math.ceil(len(sockets) / batches) if sockets else 1
+    interval = seconds / batches
     for index in range(0, len(sockets), size):
         for socket in sockets[index : index + size]:
             socket.close_soon(protocol.CLOSE_RESTARTING)
         if index + size < len(sockets):
-            await asyncio.sleep(BATCH_INTERVAL)
+            await asyncio.sleep(interval)
     # Wait (briefly) for the sockets' loops to see their disconnect and clean up.
     deadline = time.monotonic() + 2.0
     while the_hub.users and time.monotonic() < deadline:  # noqa: ASYNC110 - bounded poll

@@ -40,6 +40,7 @@ from django.conf import settings
 from chatapp.core.loops import PerLoop
 from chatapp.realtime import protocol
 from chatapp.realtime.presence import Presence
+from chatapp.realtime.redis_client import fail_fast_client
 
 logger = logging.getLogger(__name__)
 
@@ -91,28 +92,12 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
-def _redis_client() -> Any | None:
-    if not settings.REDIS_URL:
-        return None
-    import redis.asyncio as redis
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-
-    # Fail fast while Redis is away: the hub notices and recovers on its own.
-    return redis.Redis.from_url(
-        settings.REDIS_URL,
-        socket_timeout=2.0,
-        socket_connect_timeout=2.0,
-        retry=Retry(NoBackoff(), 1),
-    )
-
-
 class Hub:
     def __init__(self, layer: BaseChannelLayer) -> None:
         self.layer = layer
         self.worker_id = uuid.uuid4().hex[:12]
         self.local_only = isinstance(layer, InMemoryChannelLayer)
-        self.redis = None if self.local_only else _redis_client()
+        self.redis = None if self.local_only else fail_fast_client()
         self.presence = Presence(self.worker_id, self.redis)
         self.rooms: dict[int, set[LocalSocket]] = {}
         self.users: dict[int, set[LocalSocket]] = {}

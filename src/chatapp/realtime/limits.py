@@ -1,14 +1,23 @@
 """Rate limits of the socket: a user's sends (a token bucket shared by all
-workers through Redis when it is configured) and typing relays."""
+workers through Redis when it is configured) and typing relays.
+
+While Redis is unreachable each worker limits on its own (the same bucket per
+worker): a user connected to several workers may then send a little faster,
+and nobody is refused for want of Redis."""
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 from django.conf import settings
 
 from chatapp.core.loops import PerLoop
+from chatapp.core.outages import is_outage
+from chatapp.realtime.redis_client import fail_fast_client
+
+logger = logging.getLogger(__name__)
 
 # KEYS[1] bucket; ARGV: rate per second, burst, now (s). Returns 1 if allowed.
 _BUCKET_LUA = """
@@ -56,21 +65,25 @@ class Limits:
         self.redis: Any = None
         self.script: Any = None
         if settings.REDIS_URL:
-            import redis.asyncio as redis
-
-            self.redis = redis.Redis.from_url(settings.REDIS_URL)
+            self.redis = fail_fast_client()
             self.script = self.redis.register_script(_BUCKET_LUA)
         self.local_buckets: dict[int, TokenBucket] = {}
+        self.redis_down = False
         self.typing_seen: dict[tuple[int, int], float] = {}
 
     async def allow_send(self, user_id: int) -> bool:
         rate, burst = settings.CHAT_SEND_RATE, settings.CHAT_SEND_BURST
         if self.script is not None:
-            allowed = await self.script(
-                keys=[f"{settings.REDIS_PREFIX}:send-bucket:{user_id}"],
-                args=[rate, burst, time.time()],
-            )
-            return bool(allowed)
+            try:
+                allowed = await self.script(
+                    keys=[f"{settings.REDIS_PREFIX}:send-bucket:{user_id}"],
+                    args=[rate, burst, time.time()],
+                )
+            except Exception as exc:
+                self._redis_failed(exc)
+            else:
+                self._redis_ok()
+                return bool(allowed)
         bucket = self.local_buckets.get(user_id)
         if bucket is None:
             bucket = self.local_buckets[user_id] = TokenBucket(rate, burst)
@@ -80,7 +93,10 @@ class Limits:
         interval = settings.CHAT_TYPING_INTERVAL
         if self.redis is not None:
             name = f"{settings.REDIS_PREFIX}:typing:{room_id}:{user_id}"
-            return bool(await self.redis.set(name, 1, nx=True, px=int(interval * 1000)))
+            try:
+                return bool(await self.redis.set(name, 1, nx=True, px=int(interval * 1000)))
+            except Exception as exc:
+                self._redis_failed(exc)
         now = time.monotonic()
         seen = self.typing_seen.get((room_id, user_id))
         if seen is not None and now - seen < interval:
@@ -89,6 +105,18 @@ class Limits:
         if len(self.typing_seen) > 10_000:
             self.typing_seen = {k: t for k, t in self.typing_seen.items() if now - t < interval}
         return True
+
+    def _redis_failed(self, exc: Exception) -> None:
+        if not is_outage(exc):
+            raise exc
+        if not self.redis_down:
+            self.redis_down = True
+            logger.warning("limits: Redis is unreachable (%s); limiting per worker", exc)
+
+    def _redis_ok(self) -> None:
+        if self.redis_down:
+            self.redis_down = False
+            logger.info("limits: Redis is back; limits are shared by the workers again")
 
 
 _limits = PerLoop(Limits)
