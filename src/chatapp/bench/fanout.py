@@ -1,11 +1,13 @@
 """``chatapp bench fanout``: how fast one room fans out to many sockets.
 
 One run, against our server and then against the floor (``floor.py``, a bare
-ASGI broadcast server under the same uvicorn flags), with the same client load:
+ASGI broadcast server under the same uvicorn flags), with the same client load
+(``runs.py`` repeats it for each size N of ``--clients`` and ``--repeat``):
 
 1. Start ``chatapp serve --migrate`` on a free loopback port (or use ``--url``),
    with the per-user send and frame limits raised so one sender may send at
-   ``--rate``. DATABASE_URL, REDIS_URL and SECRET_KEY pass through.
+   ``--rate``; on the Redis channel layer (``--layer redis``, the default) or the
+   in-memory one. DATABASE_URL and SECRET_KEY pass through.
 2. Register N+1 users over the JSON API (concurrently: hashing a password costs
    about 0.4 s). Their session cookies are kept in a cache file, keyed by the
    database, so later runs against the same database only check them.
@@ -19,7 +21,7 @@ ASGI broadcast server under the same uvicorn flags), with the same client load:
    receiver checks seq order (gaps, duplicates) and which messages it got.
 6. Figures: deliveries/s (message frames received over the time from the first
    send to the last receipt), latency p50/p99/max, messages lost, RSS per socket;
-   ours as ratios of the floor's. A table, then JSON, on stdout.
+   server CPU per delivery; ours as ratios of the floor's (``report.py``).
 
 Every process started here is stopped by its PID; every wait is bounded.
 """
@@ -34,28 +36,21 @@ import json
 import os
 import secrets
 import sys
-import tempfile
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from websockets.exceptions import ConnectionClosed
 
 from chatapp.bench import say
 from chatapp.bench.clients import ClientPool, chunks
+from chatapp.bench.options import check_common, common_parser
 from chatapp.bench.procs import (
     Server,
-    fds_wanted,
     machine_busy_seconds,
     own_cpu_seconds,
     quiesce,
-    raise_fd_limit,
     server_cpu_seconds,
-    start_chatapp,
-    start_floor,
-    stop_server,
     tree_rss_kib,
 )
 from chatapp.bench.receivers import (
@@ -64,16 +59,8 @@ from chatapp.bench.receivers import (
     ReceiverConfig,
     receiver_process,
 )
-from chatapp.bench.report import (
-    TARGETS,
-    build_report,
-    cell,
-    ms,
-    percentile,
-    render_table,
-    source_version,
-)
-from chatapp.bench.users import cache_key, default_cache_path, ensure_sessions
+from chatapp.bench.report import Metric, cell, ms, percentile
+from chatapp.bench.runs import Benchmark, describe_run, limits_line, run_sizes
 from chatapp.bench.wsclient import BENCH_SOCKET_OPTIONS, ProtocolError, Tab, encode
 
 # Raised so that one sender may send M messages at R a second (defaults: a
@@ -85,56 +72,27 @@ RAISED_LIMITS = {
     "WS_FRAME_RATE": "100000",
 }
 ACK_LIMIT = 30.0  # s after the last send for the acks
+PROG = "chatapp bench fanout"
 
 
 # --- options -----------------------------------------------------------------------
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="chatapp bench fanout",
-        description="Room fan-out: deliveries/s, latency, loss and RSS per socket, "
+    p = common_parser(
+        PROG,
+        "Room fan-out: deliveries/s, latency, loss and RSS per socket, "
         "against a bare ASGI broadcast server (the floor).",
+        clients="1000",
     )
-    p.add_argument(
-        "--url",
-        help="target an already running server (http://127.0.0.1:PORT); by default a "
-        "`chatapp serve` subprocess is started on a free loopback port",
-    )
-    p.add_argument("--server-pid", type=int, help="with --url: the server's PID, to read its RSS")
-    p.add_argument("--workers", type=int, default=1, help="uvicorn workers of the started server")
-    p.add_argument("--clients", type=int, default=1000, help="receiving sockets (N)")
     p.add_argument("--messages", type=int, default=200, help="messages sent (M)")
     p.add_argument("--rate", type=float, default=20.0, help="messages per second (R)")
-    p.add_argument("--procs", type=int, default=2, help="client processes")
-    p.add_argument("--repeat", type=int, default=1, help="runs; the report gives medians")
-    p.add_argument("--json", dest="json_path", help="also write the JSON report here")
-    p.add_argument("--skip-floor", action="store_true", help="do not run the floor")
-    p.add_argument(
-        "--sessions",
-        default=default_cache_path(),
-        help="cache of the bench users' session cookies, keyed by database, reused by "
-        "later runs ('' registers fresh users every run; default: %(default)s)",
-    )
-    p.add_argument("--register-concurrency", type=int, default=8)
     p.add_argument(
         "--connect-concurrency", type=int, default=50, help="handshakes in flight per process"
     )
     p.add_argument(
         "--drain-timeout", type=float, default=30.0, help="s after the last ack to get all"
     )
-    p.add_argument(
-        "--max-other-cores",
-        type=float,
-        default=0.25,
-        help="a run during which other programs kept more cores than this busy is "
-        "discarded and run again (default: %(default)s)",
-    )
-    p.add_argument(
-        "--retries", type=int, default=3, help="at most this many discarded runs (default: 3)"
-    )
-    p.add_argument("--log-dir", help="server logs (default: a new temporary directory)")
-    p.add_argument("--setup-only", action="store_true", help="register the users, then stop")
     return p
 
 
@@ -235,7 +193,7 @@ class Sender:
 # --- one run against one server ----------------------------------------------------------
 
 
-async def run_target(
+async def measure(
     server: Server, cookies: list[str], sender_cookie: str, args: argparse.Namespace
 ) -> dict[str, Any]:
     load = os.getloadavg()[0]
@@ -382,104 +340,100 @@ def summarize(
     }
 
 
-# --- main ----------------------------------------------------------------------------
+# --- the benchmark -------------------------------------------------------------------
 
 
-def _start_chatapp(args: argparse.Namespace, log_dir: Path, run: int) -> Server:
-    env = dict(os.environ)
-    env.update(RAISED_LIMITS)
-    env["LOG_LEVEL"] = "WARNING"
-    say(f"starting chatapp serve ({args.workers} worker(s))")
-    return start_chatapp(
-        env=env,
-        log_path=log_dir / f"chatapp-{run}.log",
-        args=["--workers", str(args.workers), "--migrate", "--log-level", "warning"],
+class Fanout(Benchmark):
+    name = "fanout"
+    metrics = (
+        Metric("deliveries_per_s", "deliveries/s", ratio=True),
+        Metric("latency_p50_ms", "latency p50 (ms)", ratio=True),
+        Metric("latency_p99_ms", "latency p99 (ms)", ratio=True),
+        Metric("latency_max_ms", "latency max (ms)", ratio=True),
+        Metric("lost", "messages lost"),
+        Metric("duplicates", "duplicates"),
+        Metric("seq_gaps", "seq gaps"),
+        Metric("rss_per_socket_kib", "RSS per socket (KiB)"),
+        Metric("connect_s", "connect+subscribe (s)", ratio=True),
+        Metric("sockets", "sockets subscribed"),
+        Metric("server_cpu_us_per_delivery", "server CPU us/delivery", ratio=True),
+        Metric("server_cores_busy", "server cores busy"),
+        Metric("client_cores_busy", "client cores busy"),
+        Metric("other_cores_busy", "other cores busy"),
     )
+    headline = (
+        Metric("deliveries_per_s", "deliveries/s", ratio=True),
+        Metric("latency_p50_ms", "p50 (ms)", ratio=True),
+        Metric("latency_p99_ms", "p99 (ms)", ratio=True),
+        Metric("server_cpu_us_per_delivery", "CPU us/delivery", ratio=True),
+        Metric("rss_per_socket_kib", "RSS/socket (KiB)"),
+        Metric("lost", "lost"),
+    )
+    targets = {
+        "deliveries_at_least_0.5x_floor": "deliveries/s >= 0.5 x floor",
+        "p99_at_most_2x_floor": "p99 latency <= 2 x floor",
+        "nothing_lost": "nothing lost (no loss, gap, duplicate)",
+        "rss_per_socket_at_most_60_kib": "RSS per idle socket <= 60 KiB",
+    }
+    raised_limits = RAISED_LIMITS
+
+    def users(self, clients: int) -> int:
+        return clients + 1  # and the sender
+
+    async def run_target(
+        self, server: Server, cookies: list[str], args: argparse.Namespace, clients: int
+    ) -> dict[str, Any]:
+        return await measure(server, cookies[1 : clients + 1], cookies[0], args)
+
+    def progress(self, result: dict[str, Any]) -> str:
+        return (
+            f"{cell(result['deliveries_per_s'])} deliveries/s, "
+            f"p50 {cell(result['latency_p50_ms'])} ms, "
+            f"p99 {cell(result['latency_p99_ms'])} ms, lost {result['lost']}, "
+            f"RSS/socket {cell(result['rss_per_socket_kib'])} KiB, "
+            f"other cores busy {cell(result.get('other_cores_busy'))}"
+        )
+
+    def config(self, args: argparse.Namespace) -> dict[str, Any]:
+        return {"messages": args.messages, "rate": args.rate}
+
+    def heading(self, config: dict[str, Any], clients: int) -> list[str]:
+        return [
+            f"fan-out: {clients} sockets, {config['messages']} messages at "
+            f"{config['rate']:g}/s, {config['procs']} client processes, " + describe_run(config),
+            *limits_line(config),
+        ]
+
+    def judge(self, size: dict[str, Any], config: dict[str, Any]) -> None:
+        found = size["ratio"]
+        ours = size["median"].get("chatapp", {})
+        deliveries, p99 = found.get("deliveries_per_s"), found.get("latency_p99_ms")
+        rss = ours.get("rss_per_socket_kib")
+        lost = sum(
+            run["chatapp"]["lost"] + run["chatapp"]["duplicates"] + run["chatapp"]["seq_gaps"]
+            for run in size["runs"]
+            if "chatapp" in run
+        )
+        size["targets"] = {
+            "deliveries_at_least_0.5x_floor": None if deliveries is None else deliveries >= 0.5,
+            "p99_at_most_2x_floor": None if p99 is None else p99 <= 2.0,
+            "nothing_lost": lost == 0 if "chatapp" in size["median"] else None,
+            "rss_per_socket_at_most_60_kib": None if rss is None else rss <= 60,
+        }
+        offered = size["median"].get("floor", {}).get("deliveries_per_s")
+        if offered is not None and offered >= 0.95 * size["clients"] * config["rate"]:
+            size["notes"].append(
+                "the floor kept up with the offered load (N x R a second), so the "
+                "deliveries/s ratio compares with that load, not with the floor's capacity; "
+                "server CPU us/delivery compares the cost."
+            )
 
 
 def main(argv: list[str]) -> None:
     args = parser().parse_args(argv)
-    if args.clients < 1 or args.messages < 0 or args.rate <= 0 or args.procs < 1:
-        sys.exit("chatapp bench fanout: --clients, --procs and --rate must be positive")
-    if args.repeat < 1 or args.workers < 1:
-        sys.exit("chatapp bench fanout: --repeat and --workers must be at least 1")
-    if args.retries < 0:
-        sys.exit("chatapp bench fanout: --retries must not be negative")
-    if args.url and urlsplit(args.url).hostname not in {"127.0.0.1", "localhost", "::1"}:
-        say("warning: --url is not on loopback")
-    raise_fd_limit(fds_wanted(args.clients, args.procs))
-    log_dir = Path(args.log_dir or tempfile.mkdtemp(prefix="chatapp-bench-"))
-    log_dir.mkdir(parents=True, exist_ok=True)
-    say(f"server logs in {log_dir}")
-    runs: list[dict[str, Any]] = []
-    discarded: list[dict[str, Any]] = []
-    cookies: list[str] = []
-    for attempt in range(args.repeat + args.retries):
-        if len(runs) == args.repeat:
-            break
-        run = len(runs)
-        say(f"run {run + 1} of {args.repeat} (attempt {attempt + 1})")
-        record: dict[str, Any] = {}
-        if args.url:
-            server = Server("chatapp", args.url.rstrip("/"), args.server_pid)
-        else:
-            server = _start_chatapp(args, log_dir, attempt)
-        try:
-            record["source"] = source_version()
-            if not cookies or not args.url:
-                # Checked on every fresh server too: the same HTTP warm-up before
-                # each RSS baseline.
-                cookies = asyncio.run(
-                    ensure_sessions(
-                        server.base,
-                        args.clients + 1,
-                        cache_path=args.sessions,
-                        key=cache_key(args.url),
-                        concurrency=args.register_concurrency,
-                    )
-                )
-            if args.setup_only:
-                say(f"{len(cookies)} users ready; --setup-only: stopping here")
-                return
-            record["chatapp"] = asyncio.run(run_target(server, cookies[1:], cookies[0], args))
-        finally:
-            stop_server(server)
-        if not args.skip_floor:
-            say("starting the floor")
-            floor = start_floor(env=dict(os.environ), log_path=log_dir / f"floor-{attempt}.log")
-            try:
-                record["floor"] = asyncio.run(run_target(floor, cookies[1:], cookies[0], args))
-            finally:
-                stop_server(floor)
-        for name, result in record.items():
-            if name == "source":
-                continue
-            say(
-                f"run {run + 1} {name}: {cell(result['deliveries_per_s'])} deliveries/s, "
-                f"p50 {cell(result['latency_p50_ms'])} ms, "
-                f"p99 {cell(result['latency_p99_ms'])} ms, lost {result['lost']}, "
-                f"RSS/socket {cell(result['rss_per_socket_kib'])} KiB, "
-                f"other cores busy {cell(result.get('other_cores_busy'))}"
-            )
-        busy = max(
-            (record[name].get("other_cores_busy") or 0.0 for name in TARGETS if name in record),
-            default=0.0,
+    check_common(args, PROG)
+    if args.messages < 0 or args.rate <= 0 or args.connect_concurrency < 1:
+        sys.exit(
+            f"{PROG}: --rate and --connect-concurrency must be positive, --messages not negative"
         )
-        if busy > args.max_other_cores:
-            if len(discarded) < args.retries:
-                say(
-                    f"other programs kept {busy:.2f} cores busy during this run "
-                    f"(over --max-other-cores {args.max_other_cores:g}): discarded, run again"
-                )
-                discarded.append(record)
-                continue
-            say(f"other programs kept {busy:.2f} cores busy; no retries left: kept")
-            record["busy_kept"] = True
-        runs.append(record)
-    report = build_report(args, runs, RAISED_LIMITS)
-    report["discarded"] = discarded
-    print(render_table(report))
-    print()
-    print(json.dumps(report, indent=2))
-    if args.json_path:
-        Path(args.json_path).write_text(json.dumps(report, indent=2) + "\n")
+    run_sizes(Fanout(), args)

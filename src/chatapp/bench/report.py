@@ -1,16 +1,28 @@
-"""The fan-out report: medians over runs, ratios to the floor, the targets of
-issue 3, a plain-text table and the JSON document."""
+"""Reports of the benchmarks: medians over runs, ratios to the floor, a
+plain-text table per size and one row per size, and the JSON document.
+
+Pure functions of the runs' figures; what a benchmark measures and which
+targets it checks are its own (``fanout.py``, ``connect.py``).
+"""
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import statistics
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
+
+TARGETS = ("chatapp", "floor")
+
+
+class Metric(NamedTuple):
+    key: str  # in each run's summary of one target
+    label: str
+    ratio: bool = False  # also shown as ours / floor's
 
 
 def percentile(ordered: list[float], q: float) -> float | None:
@@ -24,27 +36,9 @@ def ms(value: float | None) -> float | None:
     return None if value is None else round(value * 1000, 2)
 
 
-TARGETS = ("chatapp", "floor")
-METRICS = (
-    # key, label, ratio to the floor?
-    ("deliveries_per_s", "deliveries/s", True),
-    ("latency_p50_ms", "latency p50 (ms)", True),
-    ("latency_p99_ms", "latency p99 (ms)", True),
-    ("latency_max_ms", "latency max (ms)", True),
-    ("lost", "messages lost", False),
-    ("duplicates", "duplicates", False),
-    ("seq_gaps", "seq gaps", False),
-    ("rss_per_socket_kib", "RSS per socket (KiB)", False),
-    ("connect_s", "connect+subscribe (s)", True),
-    ("sockets", "sockets subscribed", False),
-    ("server_cpu_us_per_delivery", "server CPU us/delivery", True),
-    ("server_cores_busy", "server cores busy", False),
-    ("client_cores_busy", "client cores busy", False),
-    ("other_cores_busy", "other cores busy", False),
-)
-
-
-def median(values: list[Any]) -> float | None:
+def median(values: Sequence[Any]) -> float | None:
+    """The median of the numbers among ``values`` (None when there are none); an
+    integer when they all are and it is whole."""
     numbers = [v for v in values if isinstance(v, int | float)]
     if not numbers:
         return None
@@ -55,58 +49,49 @@ def median(values: list[Any]) -> float | None:
 
 
 def ratio(ours: float | None, floor: float | None) -> float | None:
+    """ours / floor, or None when either is missing or the floor is 0."""
     if ours is None or floor is None or floor == 0:
         return None
     return round(ours / floor, 3)
 
 
-def build_report(
-    args: argparse.Namespace, runs: list[dict[str, Any]], raised_limits: dict[str, str]
-) -> dict[str, Any]:
-    medians: dict[str, dict[str, Any]] = {}
+def medians(runs: Sequence[dict[str, Any]], metrics: Sequence[Metric]) -> dict[str, Any]:
+    """Per target (ours, the floor), the median of each metric over ``runs``."""
+    found: dict[str, dict[str, Any]] = {}
     for target in TARGETS:
-        found = [run[target] for run in runs if target in run]
-        if found:
-            medians[target] = {key: median([r.get(key) for r in found]) for key, _, _ in METRICS}
-    ours, floor = medians.get("chatapp", {}), medians.get("floor", {})
-    ratios = {key: ratio(ours.get(key), floor.get(key)) for key, _, as_ratio in METRICS if as_ratio}
-    lost_total = sum(
-        run["chatapp"]["lost"] + run["chatapp"]["duplicates"] + run["chatapp"]["seq_gaps"]
-        for run in runs
-        if "chatapp" in run
-    )
-    checks: dict[str, bool | None] = {
-        "deliveries_at_least_0.5x_floor": None
-        if ratios.get("deliveries_per_s") is None
-        else ratios["deliveries_per_s"] >= 0.5,  # type: ignore[operator]
-        "p99_at_most_2x_floor": None
-        if ratios.get("latency_p99_ms") is None
-        else ratios["latency_p99_ms"] <= 2.0,  # type: ignore[operator]
-        "nothing_lost": lost_total == 0 if "chatapp" in medians else None,
-        "rss_per_socket_at_most_60_kib": None
-        if ours.get("rss_per_socket_kib") is None
-        else ours["rss_per_socket_kib"] <= 60,
-    }
+        results = [run[target] for run in runs if target in run]
+        if results:
+            found[target] = {m.key: median([r.get(m.key) for r in results]) for m in metrics}
+    return found
+
+
+def ratios(median_of: dict[str, Any], metrics: Sequence[Metric]) -> dict[str, float | None]:
+    ours, floor = median_of.get("chatapp", {}), median_of.get("floor", {})
+    return {m.key: ratio(ours.get(m.key), floor.get(m.key)) for m in metrics if m.ratio}
+
+
+def size_report(
+    clients: int,
+    runs: list[dict[str, Any]],
+    discarded: list[dict[str, Any]],
+    metrics: Sequence[Metric],
+) -> dict[str, Any]:
+    """The report of one size N; the benchmark adds its ``targets`` and ``notes``."""
+    median_of = medians(runs, metrics)
     return {
-        "benchmark": "fanout",
-        "config": {
-            "url": args.url,
-            "workers": None if args.url else args.workers,
-            "clients": args.clients,
-            "messages": args.messages,
-            "rate": args.rate,
-            "procs": args.procs,
-            "repeat": args.repeat,
-            "cores": os.cpu_count(),
-            "database": "external (--url)" if args.url else database_label(),
-            "redis": bool(os.environ.get("REDIS_URL")) if not args.url else None,
-            "raised_limits": None if args.url else raised_limits,
-        },
-        "median": medians,
-        "ratio": ratios,
-        "targets": checks,
+        "clients": clients,
+        "median": median_of,
+        "ratio": ratios(median_of, metrics),
+        "targets": {},
+        "notes": [],
         "runs": runs,
+        "discarded": discarded,
     }
+
+
+def document(benchmark: str, config: dict[str, Any], sizes: list[dict[str, Any]]) -> dict[str, Any]:
+    """The JSON report: the shared configuration, then one report per size."""
+    return {"benchmark": benchmark, "config": config, "sizes": sizes}
 
 
 def source_version() -> dict[str, Any] | None:
@@ -146,51 +131,56 @@ def cell(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
-def render_table(report: dict[str, Any]) -> str:
-    config = report["config"]
-    ours = report["median"].get("chatapp", {})
-    floor = report["median"].get("floor", {})
-    lines = [
-        f"fan-out: {config['clients']} sockets, {config['messages']} messages at "
-        f"{config['rate']:g}/s, {config['procs']} client processes, "
-        f"{config['workers'] or '?'} worker(s), {config['cores']} cores, "
-        f"database {config['database']}, {config['repeat']} run(s): medians",
-    ]
-    if config["raised_limits"]:
-        limits = ", ".join(f"{k}={v}" for k, v in config["raised_limits"].items())
-        lines.append(f"server started with raised limits: {limits}")
+def render_size(
+    size: dict[str, Any],
+    *,
+    heading: Sequence[str],
+    metrics: Sequence[Metric],
+    target_labels: dict[str, str],
+) -> str:
+    """One size: the heading, a row per metric (ours, floor, ratio), notes and targets."""
+    ours = size["median"].get("chatapp", {})
+    floor = size["median"].get("floor", {})
+    lines = [*heading, "", f"{'metric':<28}{'chatapp':>14}{'floor':>14}{'ratio':>10}"]
+    for key, label, as_ratio in metrics:
+        shown = cell(size["ratio"].get(key)) if as_ratio else ""
+        lines.append(f"{label:<28}{cell(ours.get(key)):>14}{cell(floor.get(key)):>14}{shown:>10}")
     lines.append("")
-    lines.append(f"{'metric':<24}{'chatapp':>14}{'floor':>14}{'ratio':>10}")
-    for key, label, as_ratio in METRICS:
-        shown = cell(report["ratio"].get(key)) if as_ratio else ""
-        lines.append(f"{label:<24}{cell(ours.get(key)):>14}{cell(floor.get(key)):>14}{shown:>10}")
-    lines.append("")
-    wanted = {
-        "deliveries_at_least_0.5x_floor": "deliveries/s >= 0.5 x floor",
-        "p99_at_most_2x_floor": "p99 latency <= 2 x floor",
-        "nothing_lost": "nothing lost (no loss, gap, duplicate)",
-        "rss_per_socket_at_most_60_kib": "RSS per idle socket <= 60 KiB",
-    }
-    if report.get("discarded"):
+    if size["discarded"]:
         lines.append(
-            f"note: {len(report['discarded'])} run(s) discarded and repeated: other programs "
+            f"note: {len(size['discarded'])} run(s) discarded and repeated: other programs "
             "were busy meanwhile (see 'discarded' in the JSON)"
         )
-    busy_kept = sum(1 for run in report["runs"] if run.get("busy_kept"))
+    busy_kept = sum(1 for run in size["runs"] if run.get("busy_kept"))
     if busy_kept:
         lines.append(
             f"warning: {busy_kept} run(s) kept although other programs were busy "
             "(--retries used up): the figures may be disturbed"
         )
-    offered = report["median"].get("floor", {}).get("deliveries_per_s")
-    if offered is not None and offered >= 0.95 * config["clients"] * config["rate"]:
-        lines.append(
-            "note: the floor kept up with the offered load (N x R a second), so the "
-            "deliveries/s ratio compares with that load, not with the floor's capacity; "
-            "server CPU us/delivery compares the cost."
-        )
-    for key, text in wanted.items():
-        held = report["targets"][key]
+    lines += [f"note: {note}" for note in size["notes"]]
+    for key, text in target_labels.items():
+        held = size["targets"].get(key)
         verdict = "n/a" if held is None else ("holds" if held else "FAILS")
         lines.append(f"target: {text:<42} {verdict}")
+    return "\n".join(lines)
+
+
+def render_sizes(sizes: Sequence[dict[str, Any]], metrics: Sequence[Metric]) -> str:
+    """One row per size N: each metric as ``ours / floor's (ratio)``."""
+    header = ["N", *(m.label for m in metrics)]
+    rows = [header]
+    for size in sizes:
+        ours = size["median"].get("chatapp", {})
+        floor = size["median"].get("floor", {})
+        row = [cell(size["clients"])]
+        for key, _, as_ratio in metrics:
+            text = f"{cell(ours.get(key))} / {cell(floor.get(key))}"
+            if as_ratio:
+                text += f" ({cell(size['ratio'].get(key))}x)"
+            row.append(text)
+        rows.append(row)
+    widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
+    lines = ["by size (medians: chatapp / floor, ratio)"]
+    for row in rows:
+        lines.append("  ".join(text.rjust(width) for text, width in zip(row, widths, strict=True)))
     return "\n".join(lines)
