@@ -61,7 +61,7 @@ from chatapp.bench.receivers import (
 )
 from chatapp.bench.report import Metric, cell, ms, percentile
 from chatapp.bench.runs import Benchmark, describe_run, limits_line, run_sizes
-from chatapp.bench.wsclient import BENCH_SOCKET_OPTIONS, ProtocolError, Tab, encode
+from chatapp.bench.wsclient import BENCH_SOCKET_OPTIONS, Tab, encode, open_lobby
 
 # Raised so that one sender may send M messages at R a second (defaults: a
 # burst of 20 then 5 sends a second, 60 frames then 20 a second).
@@ -117,17 +117,7 @@ class Sender:
     @classmethod
     async def open(cls, base: str, cookie: str) -> Sender:
         async with asyncio.timeout(OPEN_LIMIT):
-            tab = await Tab.open(base, cookie, hello_timeout=None, **BENCH_SOCKET_OPTIONS)
-        lobby = tab.lobby
-        if lobby is None:
-            await tab.close()
-            raise ProtocolError("the hello frame names no public room 'Lobby'")
-        try:
-            async with asyncio.timeout(OPEN_LIMIT):
-                await tab.subscribe(lobby, timeout=None)
-        except BaseException:
-            await tab.close()
-            raise
+            tab, lobby = await open_lobby(base, cookie, **BENCH_SOCKET_OPTIONS)
         return cls(tab, lobby)
 
     async def _read(self) -> None:

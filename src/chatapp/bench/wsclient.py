@@ -50,18 +50,28 @@ def handshake_headers(base: str, session: str | None, origin: str | None = None)
     return headers
 
 
-async def open_tcp(base: str) -> socket.socket:
-    """A connected TCP socket to the server of ``base``, for timing the TCP
-    connect apart from the WebSocket handshake (pass it as ``sock=``)."""
+Address = tuple[int, int, int, Any]  # family, type, proto, sockaddr
+
+
+async def resolve(base: str) -> Address:
+    """Where ``base``'s server listens; resolved once, not per socket, so a storm
+    of connects does not queue on the resolver's threads."""
     parts = urlsplit(base)
-    loop = asyncio.get_running_loop()
-    family, kind, proto, _, address = (
-        await loop.getaddrinfo(parts.hostname, parts.port, type=socket.SOCK_STREAM)
-    )[0]
+    found = await asyncio.get_running_loop().getaddrinfo(
+        parts.hostname, parts.port, type=socket.SOCK_STREAM
+    )
+    family, kind, proto, _, address = found[0]
+    return family, kind, proto, address
+
+
+async def open_tcp(address: Address) -> socket.socket:
+    """A connected TCP socket, for timing the TCP connect apart from the
+    WebSocket handshake (then pass it to ``Tab.open`` as ``sock=``)."""
+    family, kind, proto, sockaddr = address
     sock = socket.socket(family, kind, proto)
     sock.setblocking(False)
     try:
-        await loop.sock_connect(sock, address)
+        await asyncio.get_running_loop().sock_connect(sock, sockaddr)
     except BaseException:
         sock.close()
         raise
@@ -161,3 +171,18 @@ class Tab:
 
     async def close(self) -> None:
         await self.ws.close()
+
+
+async def open_lobby(base: str, session: str, **options: Any) -> tuple[Tab, int]:
+    """A tab that has read ``hello`` and subscribed to the Lobby it names, and the
+    Lobby's id; the caller bounds the wait. ``options`` as for ``Tab.open``."""
+    tab = await Tab.open(base, session, hello_timeout=None, **options)
+    try:
+        lobby = tab.lobby
+        if lobby is None:
+            raise ProtocolError("the hello frame names no public room 'Lobby'")
+        await tab.subscribe(lobby, timeout=None)
+    except BaseException:
+        await tab.close()
+        raise
+    return tab, lobby
