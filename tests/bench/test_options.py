@@ -79,3 +79,10 @@ def test_layer_env_sets_or_removes_redis_url_and_keeps_the_rest() -> None:
     )
     assert layer_env(base, "memory") == {"DATABASE_URL": "postgres://db"}
     assert base["REDIS_URL"] == "redis://elsewhere:6380/2"  # the caller's mapping is untouched
+
+
+def test_plot_without_matplotlib_exits_before_any_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("chatapp.bench.options.importlib.util.find_spec", lambda name: None)
+    with pytest.raises(SystemExit, match=r"chatapp\[bench\]"):
+        _checked("--plot", "storm.png")
+    _checked()  # without --plot matplotlib is not needed

@@ -249,6 +249,15 @@ class Connect(Benchmark):
         "rss_per_socket_at_most_60_kib": "RSS per idle socket <= 60 KiB",
     }
 
+    plots = (
+        ("connects/s", (Metric("connects_per_s", "connects/s"),)),
+        (
+            "connect latency (ms)",
+            (Metric("latency_p50_ms", "p50"), Metric("latency_p99_ms", "p99")),
+        ),
+        ("server CPU per connect (ms)", (Metric("server_cpu_ms_per_connect", "CPU"),)),
+    )
+
     def users(self, clients: int) -> int:
         return clients + 1  # and the warm-up socket
 

@@ -365,6 +365,13 @@ class Fanout(Benchmark):
         "nothing_lost": "nothing lost (no loss, gap, duplicate)",
         "rss_per_socket_at_most_60_kib": "RSS per idle socket <= 60 KiB",
     }
+    plots = (
+        (
+            "delivery latency (ms)",
+            (Metric("latency_p50_ms", "p50"), Metric("latency_p99_ms", "p99")),
+        ),
+        ("server CPU per delivery (us)", (Metric("server_cpu_us_per_delivery", "CPU"),)),
+    )
     raised_limits = RAISED_LIMITS
 
     def users(self, clients: int) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 
 from chatapp.bench import say
@@ -55,6 +56,11 @@ def common_parser(prog: str, description: str, *, clients: str) -> argparse.Argu
     p.add_argument("--procs", type=int, default=2, help="client processes")
     p.add_argument("--repeat", type=int, default=1, help="runs per size; the report gives medians")
     p.add_argument("--json", dest="json_path", help="also write the JSON report here")
+    p.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        help="also draw the medians against N, ours and the floor's (needs the bench extra)",
+    )
     p.add_argument("--skip-floor", action="store_true", help="do not run the floor")
     p.add_argument(
         "--sessions",
@@ -90,6 +96,8 @@ def check_common(args: argparse.Namespace, prog: str) -> None:
         args.layer = None
     else:
         args.layer = args.layer or "redis"
+    if args.plot and importlib.util.find_spec("matplotlib") is None:
+        sys.exit(f"{prog}: --plot needs matplotlib: pip install 'chatapp[bench]'")
     if args.layer == "memory" and args.workers > 1:
         sys.exit(
             f"{prog}: the in-memory layer lives in one process; use --workers 1 or --layer redis"

@@ -5,7 +5,7 @@ serve`` (or uses ``--url``), makes sure there are enough users, measures it,
 stops it, then measures the floor under the same clients. A run during which
 other programs kept more than ``--max-other-cores`` busy is discarded and run
 again, at most ``--retries`` times per size. Then the report: a table per size,
-a row per size, and the JSON.
+a row per size, the JSON, and with ``--plot`` the figures against N.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from chatapp.bench import say
 from chatapp.bench.options import layer_env
+from chatapp.bench.plot import Panel
 from chatapp.bench.procs import (
     Server,
     fds_wanted,
@@ -50,6 +51,7 @@ class Benchmark(ABC):
     metrics: tuple[Metric, ...]  # the table of one size, in order
     headline: tuple[Metric, ...]  # the row of one size in the table by size
     targets: dict[str, str]  # check key -> what it checks
+    plots: tuple[Panel, ...]  # the panels of --plot: a title and the metrics drawn in it
     raised_limits: dict[str, str] = {}  # settings of the started server
 
     @abstractmethod
@@ -226,6 +228,11 @@ def run_sizes(bench: Benchmark, args: argparse.Namespace) -> dict[str, Any] | No
     if args.json_path:
         Path(args.json_path).write_text(json.dumps(report, indent=2) + "\n")
         say(f"JSON report written to {args.json_path}")
+    if args.plot:
+        from chatapp.bench.plot import plot_sizes  # matplotlib, only when asked for
+
+        plot_sizes(args.plot, bench.name, sizes, bench.plots)
+        say(f"figures drawn in {args.plot}")
     return report
 
 
