@@ -37,14 +37,7 @@ from typing import Any
 from chatapp.bench import say
 from chatapp.bench.clients import ClientPool, chunks
 from chatapp.bench.options import check_common, common_parser
-from chatapp.bench.procs import (
-    Server,
-    machine_busy_seconds,
-    own_cpu_seconds,
-    quiesce,
-    server_cpu_seconds,
-    tree_rss_kib,
-)
+from chatapp.bench.procs import CpuReading, Server, cpu_use, quiesce, read_cpu, tree_rss_kib
 from chatapp.bench.receivers import OPEN_LIMIT
 from chatapp.bench.report import Metric, cell, ms, percentile
 from chatapp.bench.runs import Benchmark, describe_run, limits_line, run_sizes
@@ -181,13 +174,11 @@ async def measure(
             ),
         )
         await pool.collect("armed", ARM_LIMIT)
-        cpu_before, wall_before = server_cpu_seconds(server.pid), time.monotonic()
-        machine_before, own_before = machine_busy_seconds(), own_cpu_seconds()
+        cpu_before = read_cpu(server.pid)
         pool.tell("go", time.time() + GO_DELAY)
         say(f"{server.name}: {len(cookies)} sockets connect at once")
         results = await pool.collect("subscribed", GO_DELAY + args.timeout + 60)
-        cpu_after, wall_after = server_cpu_seconds(server.pid), time.monotonic()
-        machine_after, own_after = machine_busy_seconds(), own_cpu_seconds()
+        cpu_after = read_cpu(server.pid)
         waited = await quiesce(server.pid)
         rss_after = tree_rss_kib(server.pid)
         say(f"{server.name}: idle after {waited:.1f} s, RSS {rss_after} KiB; closing")
@@ -200,18 +191,28 @@ async def measure(
         await warm.close()
     summary = summarize(server.name, results, closed, rss_before, rss_after)
     summary["load_average_1m_before"] = round(load, 2)
-    wall = max(wall_after - wall_before, 1e-9)
-    client_cpu = sum(r["cpu_s"] for r in results)
-    summary["client_cores_busy"] = round(client_cpu / wall, 2)
-    if cpu_before is not None and cpu_after is not None:
-        busy = cpu_after - cpu_before
-        summary["server_cores_busy"] = round(busy / wall, 2)
-        if summary["subscribed"]:
-            summary["server_cpu_ms_per_connect"] = round(busy / summary["subscribed"] * 1e3, 2)
-        # Everything else on the machine meanwhile: interference.
-        other = (machine_after - machine_before) - busy - client_cpu - (own_after - own_before)
-        summary["other_cores_busy"] = round(max(0.0, other) / wall, 2)
+    summary.update(storm_cpu(cpu_before, cpu_after, results, summary["subscribed"]))
     return summary
+
+
+def storm_cpu(
+    before: CpuReading, after: CpuReading, results: Sequence[dict[str, Any]], subscribed: int
+) -> dict[str, float]:
+    """Cores busy from the go until every process reported, and CPU per connect
+    of the server and of PostgreSQL and Redis."""
+    client_cpu = sum(r["cpu_s"] for r in results)
+    use = cpu_use(before, after, client_cpu)
+    figures: dict[str, float] = {
+        key: use[key]
+        for key in ("server_cores_busy", "deps_cores_busy", "other_cores_busy")
+        if key in use
+    }
+    figures["client_cores_busy"] = round(client_cpu / max(after.wall - before.wall, 1e-9), 2)
+    if subscribed:
+        figures["deps_cpu_ms_per_connect"] = round(use["deps_cpu_s"] / subscribed * 1e3, 2)
+        if "server_cpu_s" in use:
+            figures["server_cpu_ms_per_connect"] = round(use["server_cpu_s"] / subscribed * 1e3, 2)
+    return figures
 
 
 class Connect(Benchmark):
@@ -232,7 +233,9 @@ class Connect(Benchmark):
         Metric("storm_s", "storm span (s)", ratio=True),
         Metric("rss_per_socket_kib", "RSS per idle socket (KiB)"),
         Metric("server_cpu_ms_per_connect", "server CPU ms/connect", ratio=True),
+        Metric("deps_cpu_ms_per_connect", "PostgreSQL+Redis CPU ms/connect"),
         Metric("server_cores_busy", "server cores busy"),
+        Metric("deps_cores_busy", "PostgreSQL+Redis cores busy"),
         Metric("client_cores_busy", "client cores busy"),
         Metric("other_cores_busy", "other cores busy"),
     )

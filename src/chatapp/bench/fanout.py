@@ -45,14 +45,7 @@ from websockets.exceptions import ConnectionClosed
 from chatapp.bench import say
 from chatapp.bench.clients import ClientPool, chunks
 from chatapp.bench.options import check_common, common_parser
-from chatapp.bench.procs import (
-    Server,
-    machine_busy_seconds,
-    own_cpu_seconds,
-    quiesce,
-    server_cpu_seconds,
-    tree_rss_kib,
-)
+from chatapp.bench.procs import Server, cpu_use, quiesce, read_cpu, tree_rss_kib
 from chatapp.bench.receivers import (
     CONNECT_PHASE_LIMIT,
     OPEN_LIMIT,
@@ -223,8 +216,7 @@ async def measure(
         waited = await quiesce(server.pid)
         rss_after = tree_rss_kib(server.pid)
         say(f"{server.name}: idle after {waited:.1f} s, RSS {rss_after} KiB; sending")
-        cpu_before, wall_before = server_cpu_seconds(server.pid), time.monotonic()
-        machine_before, own_before = machine_busy_seconds(), own_cpu_seconds()
+        cpu_before = read_cpu(server.pid)
         send = await sender.send_all(args.messages, args.rate, tag)
         say(
             f"{server.name}: sent {send['sent']} in {send['send_s']:.1f} s, "
@@ -232,8 +224,7 @@ async def measure(
         )
         pool.tell("finish", time.time() + args.drain_timeout)
         results = await pool.collect("result", args.drain_timeout + 60)
-        cpu_after, wall_after = server_cpu_seconds(server.pid), time.monotonic()
-        machine_after, own_after = machine_busy_seconds(), own_cpu_seconds()
+        cpu_after = read_cpu(server.pid)
     finally:
         await sender.close()
         await pool.stop()
@@ -241,24 +232,23 @@ async def measure(
         server, args, connected, failed, errors, connect_s, rss_before, rss_after, send, results
     )
     summary["load_average_1m_before"] = round(load, 2)
-    if cpu_before is not None and cpu_after is not None:
-        # Cores the server used from the first send until every client reported.
-        busy = cpu_after - cpu_before
-        summary["server_cores_busy"] = round(busy / (wall_after - wall_before), 2)
-        if summary["received"]:
-            # Server CPU per delivered frame: independent of the offered rate.
-            summary["server_cpu_us_per_delivery"] = round(busy / summary["received"] * 1e6, 1)
     # Cores the client processes used in the same phase (they share the machine).
     client_cpu = sum(r["cpu_s"] for r in results)
     summary["client_cores_busy"] = round(
         client_cpu / max(max(r["wall_s"] for r in results), 1e-9), 2
     )
-    if cpu_before is not None and cpu_after is not None:
-        # Everything else on the machine meanwhile (other programs, and the
-        # kernel's loopback work not charged to a process): interference.
-        other = (machine_after - machine_before) - (cpu_after - cpu_before)
-        other -= client_cpu + (own_after - own_before)
-        summary["other_cores_busy"] = round(max(0.0, other) / (wall_after - wall_before), 2)
+    # From the first send until every client reported: the server, PostgreSQL and
+    # Redis, and everything else (other programs, the kernel's loopback work not
+    # charged to a process): interference.
+    use = cpu_use(cpu_before, cpu_after, client_cpu)
+    for key in ("server_cores_busy", "deps_cores_busy", "other_cores_busy"):
+        if key in use:
+            summary[key] = use[key]
+    if "server_cpu_s" in use and summary["received"]:
+        # Server CPU per delivered frame: independent of the offered rate.
+        summary["server_cpu_us_per_delivery"] = round(
+            use["server_cpu_s"] / summary["received"] * 1e6, 1
+        )
     return summary
 
 
@@ -348,6 +338,7 @@ class Fanout(Benchmark):
         Metric("sockets", "sockets subscribed"),
         Metric("server_cpu_us_per_delivery", "server CPU us/delivery", ratio=True),
         Metric("server_cores_busy", "server cores busy"),
+        Metric("deps_cores_busy", "PostgreSQL+Redis cores busy"),
         Metric("client_cores_busy", "client cores busy"),
         Metric("other_cores_busy", "other cores busy"),
     )

@@ -32,6 +32,9 @@ QUIET_LIMIT = 90.0  # s to wait for a server to go idle
 IDLE_CPU = 0.05  # a server using less than 5 % of a core is idle
 LOG_TAIL = 4000  # characters of a failed server's log quoted in the error
 POSTGRES_COMMS = ("postgres", "pg_ctl")
+# The server's dependencies: their CPU is part of what a request costs, not
+# interference from other programs.
+DEPENDENCY_COMMS = ("postgres", "redis-server")
 
 
 class ServerFailed(BenchError):
@@ -197,6 +200,33 @@ def server_cpu_seconds(pid: int | None) -> float | None:
     return None if pid is None else tree_cpu_seconds(pid)
 
 
+def dependencies_cpu_seconds() -> float:
+    """CPU seconds of the PostgreSQL and Redis servers on this machine, whoever
+    uses them, including PostgreSQL backends that have exited (their time is
+    added to the postmaster's children time when it reaps them)."""
+    found: dict[int, tuple[str, int, int, int]] = {}  # pid: comm, ppid, own, reaped ticks
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1 : stat.rfind(")")]
+        fields = stat[stat.rfind(")") + 2 :].split()
+        own, reaped = int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
+        found[int(entry.name)] = (comm, int(fields[1]), own, reaped)
+    ticks = 0
+    for comm, ppid, own, reaped in found.values():
+        if not comm.startswith(DEPENDENCY_COMMS):
+            continue
+        ticks += own
+        parent = found.get(ppid)
+        if parent is None or not parent[0].startswith(DEPENDENCY_COMMS):
+            ticks += reaped  # the postmaster's exited backends; Redis has none
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def machine_busy_seconds() -> float:
     """CPU seconds all cores spent busy since boot (/proc/stat)."""
     values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -208,6 +238,46 @@ def own_cpu_seconds() -> float:
     """CPU seconds of this process (a client process, or the bench itself)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+@dataclass(frozen=True)
+class CpuReading:
+    """CPU seconds so far: the server's tree, its dependencies, the whole machine,
+    and this process; with the monotonic time they were read."""
+
+    wall: float
+    server: float | None
+    dependencies: float
+    machine: float
+    own: float
+
+
+def read_cpu(pid: int | None) -> CpuReading:
+    return CpuReading(
+        wall=time.monotonic(),
+        server=server_cpu_seconds(pid),
+        dependencies=dependencies_cpu_seconds(),
+        machine=machine_busy_seconds(),
+        own=own_cpu_seconds(),
+    )
+
+
+def cpu_use(before: CpuReading, after: CpuReading, client_cpu: float) -> dict[str, float]:
+    """Cores busy between two readings: the server, PostgreSQL and Redis, and
+    everything else but the client processes (``client_cpu`` seconds) and this
+    one, the interference that discards a run. Without the server's PID, only
+    the dependencies."""
+    wall = max(after.wall - before.wall, 1e-9)
+    dependencies = after.dependencies - before.dependencies
+    use = {"deps_cpu_s": dependencies, "deps_cores_busy": round(dependencies / wall, 2)}
+    if before.server is not None and after.server is not None:
+        server = after.server - before.server
+        other = after.machine - before.machine - server - dependencies
+        other -= client_cpu + (after.own - before.own)
+        use["server_cpu_s"] = server
+        use["server_cores_busy"] = round(server / wall, 2)
+        use["other_cores_busy"] = round(max(0.0, other) / wall, 2)
+    return use
 
 
 async def quiesce(pid: int | None) -> float:

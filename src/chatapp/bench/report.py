@@ -141,10 +141,12 @@ def render_size(
     """One size: the heading, a row per metric (ours, floor, ratio), notes and targets."""
     ours = size["median"].get("chatapp", {})
     floor = size["median"].get("floor", {})
-    lines = [*heading, "", f"{'metric':<28}{'chatapp':>14}{'floor':>14}{'ratio':>10}"]
+    width = max(24, *(len(label) + 2 for _, label, _ in metrics))
+    lines = [*heading, "", f"{'metric':<{width}}{'chatapp':>14}{'floor':>14}{'ratio':>10}"]
     for key, label, as_ratio in metrics:
         shown = cell(size["ratio"].get(key)) if as_ratio else ""
-        lines.append(f"{label:<28}{cell(ours.get(key)):>14}{cell(floor.get(key)):>14}{shown:>10}")
+        ours_cell, floor_cell = cell(ours.get(key)), cell(floor.get(key))
+        lines.append(f"{label:<{width}}{ours_cell:>14}{floor_cell:>14}{shown:>10}")
     lines.append("")
     if size["discarded"]:
         lines.append(
