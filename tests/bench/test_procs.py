@@ -17,6 +17,7 @@ from chatapp.bench.procs import (
     cpu_use,
     dependencies_cpu_seconds,
     free_port,
+    listen_overflows,
     start_process,
     stop_process,
     tree_cpu_seconds,
@@ -45,6 +46,20 @@ def test_stop_kills_a_process_that_ignores_sigterm(tmp_path: Path) -> None:
     stop_process(process, timeout=0.5)
     assert process.returncode == -9
     assert time.monotonic() - started < 10
+
+
+def test_listen_overflows_is_read_from_the_tcpext_lines(tmp_path: Path) -> None:
+    netstat = tmp_path / "netstat"
+    netstat.write_text(
+        "TcpExt: SyncookiesSent ListenOverflows ListenDrops\n"
+        "TcpExt: 0 15099 15100\n"
+        "IpExt: InNoRoutes ListenOverflows\n"
+        "IpExt: 0 7\n"
+    )
+    assert listen_overflows(netstat) == 15099
+    netstat.write_text("IpExt: InNoRoutes\nIpExt: 0\n")
+    assert listen_overflows(netstat) is None
+    assert listen_overflows(tmp_path / "missing") is None
 
 
 def test_rss_and_cpu_of_this_process_tree_are_read_from_proc() -> None:

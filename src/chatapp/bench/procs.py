@@ -296,6 +296,24 @@ async def quiesce(pid: int | None) -> float:
     return time.monotonic() - started
 
 
+def listen_overflows(netstat: Path = Path("/proc/net/netstat")) -> int | None:
+    """Times a listen queue overflowed in this network namespace (TcpExt
+    ListenOverflows): each is a connect whose SYN, or whose final ACK, the kernel
+    dropped because the server had not accepted the connections before it. The
+    client's kernel sends it again (after 1 s, then 3 s …); no error reaches
+    the client. None where ``netstat`` does not say."""
+    try:
+        lines = netstat.read_text().splitlines()
+    except OSError:
+        return None
+    for names, values in zip(lines[::2], lines[1::2], strict=False):
+        if names.startswith("TcpExt:") and values.startswith("TcpExt:"):
+            found = dict(zip(names.split()[1:], values.split()[1:], strict=False))
+            if "ListenOverflows" in found:
+                return int(found["ListenOverflows"])
+    return None
+
+
 def raise_fd_limit(needed: int) -> None:
     """Raise this process's soft RLIMIT_NOFILE to ``needed`` (up to the hard limit);
     processes started afterwards inherit it."""
