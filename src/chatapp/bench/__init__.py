@@ -11,9 +11,10 @@ The modules, one job each: ``options`` (the shared command-line options),
 ``procs`` (server processes, their RSS and CPU), ``users`` (bench users and
 their cached sessions), ``wsclient`` (the socket client, shared with the
 end-to-end tests), ``clients`` (client worker processes), ``receivers`` and
-``storm`` (what those processes run), ``fanout`` and ``connect`` (one run of
-each benchmark), ``runs`` (sizes, repeats and discarded runs) and ``report``
-(medians, ratios, tables, JSON).
+``storm`` (what those processes run), ``sender`` (the fan-out's sending
+socket), ``fanout`` and ``connect`` (one run of each benchmark), ``runs``
+(sizes, repeats and discarded runs), ``report`` (medians, ratios, tables,
+JSON) and ``plot`` (figures, with the optional ``bench`` extra).
 """
 
 from __future__ import annotations

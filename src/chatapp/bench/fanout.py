@@ -30,9 +30,6 @@ from __future__ import annotations
 
 import argparse
 import array
-import asyncio
-import contextlib
-import json
 import os
 import secrets
 import sys
@@ -40,21 +37,18 @@ import time
 from collections import Counter
 from typing import Any
 
-from websockets.exceptions import ConnectionClosed
-
 from chatapp.bench import say
 from chatapp.bench.clients import ClientPool, chunks
 from chatapp.bench.options import check_common, common_parser
 from chatapp.bench.procs import Server, cpu_use, quiesce, read_cpu, tree_rss_kib
 from chatapp.bench.receivers import (
     CONNECT_PHASE_LIMIT,
-    OPEN_LIMIT,
     ReceiverConfig,
     receiver_process,
 )
 from chatapp.bench.report import Metric, cell, ms, percentile
 from chatapp.bench.runs import Benchmark, describe_run, limits_line, run_sizes
-from chatapp.bench.wsclient import BENCH_SOCKET_OPTIONS, Tab, encode, open_lobby
+from chatapp.bench.sender import Sender
 
 # Raised so that one sender may send M messages at R a second (defaults: a
 # burst of 20 then 5 sends a second, 60 frames then 20 a second).
@@ -64,7 +58,6 @@ RAISED_LIMITS = {
     "WS_FRAME_BURST": "100000",
     "WS_FRAME_RATE": "100000",
 }
-ACK_LIMIT = 30.0  # s after the last send for the acks
 PROG = "chatapp bench fanout"
 
 
@@ -87,90 +80,6 @@ def parser() -> argparse.ArgumentParser:
         "--drain-timeout", type=float, default=30.0, help="s after the last ack to get all"
     )
     return p
-
-
-# --- the sender ----------------------------------------------------------------------
-
-
-class Sender:
-    """One socket of its own user that sends M messages at R a second."""
-
-    def __init__(self, tab: Tab, lobby: int) -> None:
-        self.ws = tab.ws
-        self.lobby = lobby
-        self.tag = ""
-        self.expected = 0
-        self.sent_at: dict[int, float] = {}
-        self.ack_latencies: list[float] = []
-        self.errors: Counter[str] = Counter()
-        self.answered = asyncio.Event()
-        self.closed_code: int | None = None
-        self.task = asyncio.create_task(self._read())
-
-    @classmethod
-    async def open(cls, base: str, cookie: str) -> Sender:
-        async with asyncio.timeout(OPEN_LIMIT):
-            tab, lobby = await open_lobby(base, cookie, **BENCH_SOCKET_OPTIONS)
-        return cls(tab, lobby)
-
-    async def _read(self) -> None:
-        try:
-            async for raw in self.ws:
-                now = time.time()
-                frame = json.loads(raw)
-                kind = frame.get("type")
-                ref = frame.get("client_id") if kind == "ack" else frame.get("ref")
-                if not self.tag or not isinstance(ref, str) or not ref.startswith(self.tag):
-                    continue
-                index = int(ref[len(self.tag) :])
-                if kind == "ack":
-                    self.ack_latencies.append(now - self.sent_at.get(index, now))
-                else:
-                    self.errors[str(frame.get("code"))] += 1
-                if len(self.ack_latencies) + sum(self.errors.values()) >= self.expected:
-                    self.answered.set()
-        except ConnectionClosed:
-            self.closed_code = self.ws.close_code
-            self.answered.set()
-
-    async def send_all(self, count: int, rate: float, tag: str) -> dict[str, Any]:
-        self.tag, self.expected = tag, count
-        started = time.monotonic()
-        first = 0.0
-        for index in range(count):
-            delay = started + index / rate - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            now = time.time()
-            first = first or now
-            self.sent_at[index] = now
-            frame = {"type": "send", "room": self.lobby, "body": f"{now:.6f}"}
-            frame["client_id"] = f"{tag}{index}"
-            await self.ws.send(encode(frame))
-        last = time.time()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(ACK_LIMIT):
-                await self.answered.wait()
-        acks = sorted(self.ack_latencies)
-        return {
-            "sent": count,
-            "first_send": first,
-            "last_send": last,
-            "send_s": last - first,
-            "acks": len(acks),
-            "errors": dict(self.errors),
-            "closed_code": self.closed_code,
-            "ack_p50_ms": ms(percentile(acks, 0.50)),
-            "ack_p99_ms": ms(percentile(acks, 0.99)),
-        }
-
-    async def close(self) -> None:
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(10):
-                await self.ws.close()
-        self.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.task
 
 
 # --- one run against one server ----------------------------------------------------------
