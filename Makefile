@@ -16,7 +16,7 @@ TEST_SECRET_KEY ?= test-only-secret-key-not-for-production-0123456789abcdefghij
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e ".[dev,bench]"
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -1,0 +1,176 @@
+"""Users for the benchmarks and the end-to-end tests, made over the JSON API.
+
+Registering costs about 0.4 s of password hashing each, so the bench keeps its
+users' session cookies in a cache file, keyed by the database and the secret
+key that signs them; later runs against the same database only check them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import hashlib
+import json
+import os
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from chatapp.bench import BenchError, say
+
+# Throwaway accounts on a loopback server, not a secret.
+BENCH_PASSWORD = "fan-out bench password 7f3a9c"  # noqa: S105
+REGISTER_TIMEOUT = 180.0  # s for one registration while many hash at once
+
+
+class RegistrationFailed(BenchError):
+    pass
+
+
+async def register(
+    base: str, username: str, *, password: str, client: httpx.AsyncClient | None = None
+) -> str:
+    """Register ``username`` over HTTP (CSRF cookie, then POST); returns its session cookie."""
+    if client is None:
+        async with httpx.AsyncClient(base_url=base, timeout=REGISTER_TIMEOUT) as own:
+            return await register(base, username, password=password, client=own)
+    token = (await client.get("/api/csrf")).json()["csrf_token"]
+    answer = await client.post(
+        "/api/auth/register",
+        json={"username": username, "email": f"{username}@example.com", "password": password},
+        headers={"X-CSRFToken": token},
+    )
+    if answer.status_code != 201:
+        raise RegistrationFailed(f"register {username}: {answer.status_code} {answer.text[:200]}")
+    return str(client.cookies["sessionid"])
+
+
+# --- the session cache --------------------------------------------------------------
+
+
+def default_cache_path() -> str:
+    return str(Path(os.environ.get("CHATAPP_DATA_DIR", "var")) / "bench" / "sessions.json")
+
+
+def cache_key(url: str | None) -> str:
+    """Where the sessions live: the database, and the secret key that signs them."""
+    if url:
+        return f"url {url}"
+    database = os.environ.get("DATABASE_URL", "")
+    if not database:
+        return "embedded " + str(Path(os.environ.get("CHATAPP_DATA_DIR", "var")).resolve())
+    parts = urlsplit(database)
+    netloc = parts.hostname or ""
+    if parts.username:
+        netloc = f"{parts.username}@{netloc}"
+    if parts.port:
+        netloc = f"{netloc}:{parts.port}"
+    secret = hashlib.sha256(os.environ.get("SECRET_KEY", "").encode()).hexdigest()[:12]
+    return f"db {urlunsplit((parts.scheme, netloc, parts.path, '', ''))} key {secret}"
+
+
+def _read_cache(target: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(target.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _load_cache(path: str, key: str) -> list[str]:
+    if not path:
+        return []
+    found = _read_cache(Path(path)).get(key, [])
+    return (
+        [cookie for cookie in found if isinstance(cookie, str)] if isinstance(found, list) else []
+    )
+
+
+def _save_cache(path: str, key: str, cookies: list[str], invalid: set[str]) -> None:
+    """Store our cookies first, then any another run stored meanwhile, less the
+    ones found invalid; under a lock, so concurrent runs lose nothing."""
+    if not path:
+        return
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.with_suffix(".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data = _read_cache(target)
+        ours = set(cookies)
+        theirs = data.get(key, [])
+        theirs = theirs if isinstance(theirs, list) else []
+        data[key] = cookies + [
+            c for c in theirs if isinstance(c, str) and c not in ours and c not in invalid
+        ]
+        temporary = target.with_suffix(".tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump(data, out)
+        os.replace(temporary, target)
+
+
+async def _valid_sessions(base: str, cookies: list[str], concurrency: int) -> list[str]:
+    gate = asyncio.Semaphore(concurrency)
+
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+
+        async def check(cookie: str) -> bool:
+            async with gate:
+                client.cookies.clear()
+                answer = await client.get("/api/me", headers={"Cookie": f"sessionid={cookie}"})
+                return answer.status_code == 200
+
+        valid = await asyncio.gather(*(check(cookie) for cookie in cookies))
+    return [cookie for cookie, ok in zip(cookies, valid, strict=True) if ok]
+
+
+async def _register_bench_user(base: str, gate: asyncio.Semaphore) -> str:
+    async with gate:
+        return await register(base, f"fan_{secrets.token_hex(6)}", password=BENCH_PASSWORD)
+
+
+async def ensure_sessions(
+    base: str, count: int, *, cache_path: str, key: str, concurrency: int
+) -> list[str]:
+    """``count`` session cookies of distinct users: cached ones still valid, then new."""
+    cached = _load_cache(cache_path, key)
+    cookies: list[str] = []
+    invalid: set[str] = set()
+    checked = 0
+    started = time.monotonic()
+    while len(cookies) < count and checked < len(cached):
+        batch = cached[checked : checked + count - len(cookies)]
+        checked += len(batch)
+        valid = await _valid_sessions(base, batch, 16)
+        cookies += valid
+        invalid.update(set(batch) - set(valid))
+    if checked:
+        say(
+            f"{len(cookies)} of {checked} cached sessions are valid "
+            f"({time.monotonic() - started:.1f} s)"
+        )
+    unchecked = cached[checked:]
+    missing = count - len(cookies)
+    if invalid and not missing:
+        _save_cache(cache_path, key, cookies + unchecked, invalid)
+    if missing:
+        say(f"registering {missing} users over the API ({concurrency} at a time)")
+        gate = asyncio.Semaphore(concurrency)
+        started = time.monotonic()
+        pending = [asyncio.ensure_future(_register_bench_user(base, gate)) for _ in range(missing)]
+        try:
+            for done, next_cookie in enumerate(asyncio.as_completed(pending), 1):
+                cookies.append(await next_cookie)
+                if done % 100 == 0 or done == missing:
+                    rate = done / (time.monotonic() - started)
+                    say(f"  {done}/{missing} registered ({rate:.1f}/s)")
+                    _save_cache(cache_path, key, cookies, invalid)
+        finally:
+            for task in pending:
+                task.cancel()
+            _save_cache(cache_path, key, cookies, invalid)
+    return cookies[:count]
