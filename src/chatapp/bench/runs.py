@@ -122,6 +122,8 @@ def _sessions(server: Server, args: argparse.Namespace, count: int) -> list[str]
             cache_path=args.sessions,
             key=cache_key(args.url),
             concurrency=args.register_concurrency,
+            # A server the bench started runs on DATABASE_URL: make its users there.
+            seed=not args.url and bool(os.environ.get("DATABASE_URL")),
         )
     )
 
