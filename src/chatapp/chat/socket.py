@@ -118,14 +118,16 @@ async def on_subscribe(socket: Socket, frame: dict[str, Any]) -> None:
     after = protocol.field_int(frame, "after_seq", optional=True)
     if after is not None and after < 0:
         raise FrameError(protocol.INVALID, '"after_seq" must not be negative.')
-    room_id, _, _ = await _room(socket, frame)
-    sub = await socket.join(room_id)
+    room_id = protocol.field_room(frame)
     # Joined first, then read: anything published from here on is seen live or
-    # caught up from the database.
+    # caught up from the database. Nothing reaches the socket before
+    # ``start_delivery``, so joining a room it may not read shows it nothing;
+    # one query then both checks access and reads last_seq.
+    sub = await socket.join(room_id)
     found = await sql.room_access(room_id, socket.user_id)
-    if found is None:  # the room closed meanwhile
+    if found is None:
         await socket.leave(room_id)
-        raise FrameError(protocol.NOT_FOUND, "No such room.")
+        raise FrameError(protocol.NOT_FOUND, "No such room.", protocol.ref_of(frame))
     last_seq = found[1]
     await socket.show(room_id, sub)
     online = await hub().online(room_id)
