@@ -47,7 +47,7 @@ async def test_sockets_of_ended_sessions_are_told_and_an_outage_ends_none() -> N
     await asyncio.wait_for(watcher.task, 1)  # no sockets left: the loop ends
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 async def test_a_session_made_before_a_password_change_does_not_open_a_socket(make_user) -> None:
     from asgiref.sync import sync_to_async
     from django.test import Client
