@@ -120,7 +120,7 @@ async def test_while_down_rooms_are_caught_up_from_the_source_and_groups_rejoine
     await the_hub.add_user_socket(socket)
     await the_hub.join(7, socket)
     the_hub.note_seq(7, 0)
-    assert layer.groups == {"user.1": {"specific.worker!one"}, "room.7": {"specific.worker!one"}}
+    assert layer.groups == {"users": {"specific.worker!one"}, "room.7": {"specific.worker!one"}}
 
     layer.down = True
     await the_hub.publish_room(7, "message 1", seq=1)  # the layer call fails here
@@ -132,7 +132,7 @@ async def test_while_down_rooms_are_caught_up_from_the_source_and_groups_rejoine
     layer.restart()  # back, but empty: every group forgotten
     await asyncio.sleep(0.3)
     assert the_hub.layer_up
-    assert layer.groups == {"user.1": {"specific.worker!one"}, "room.7": {"specific.worker!one"}}
+    assert layer.groups == {"users": {"specific.worker!one"}, "room.7": {"specific.worker!one"}}
     source.messages[7].append(4)
     await the_hub.catch_up_rooms()
     assert [seq for _, seq, _ in socket.frames] == [1, 2, 3, 4]

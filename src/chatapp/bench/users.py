@@ -9,6 +9,7 @@ key that signs them; later runs against the same database only check them.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import fcntl
 import hashlib
 import json
@@ -170,7 +171,7 @@ def seed_sessions(count: int) -> list[str]:
         batch_size=1000,
     )
     backend = settings.AUTHENTICATION_BACKENDS[-1]
-    expires = timezone.now() + timezone.timedelta(seconds=settings.SESSION_COOKIE_AGE)
+    expires = timezone.now() + datetime.timedelta(seconds=settings.SESSION_COOKIE_AGE)
     store = SessionStore()
     sessions = [
         Session(

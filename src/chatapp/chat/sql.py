@@ -86,9 +86,17 @@ async def pool() -> asyncpg.Pool:
                 command_timeout=30,
                 # asyncpg's default waits 60 s for a host that does not answer.
                 timeout=CONNECT_TIMEOUT,
+                reset=_keep_session,
             )
             _pools[loop] = found
         return found
+
+
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """What a connection needs on its way back to the pool, beyond the rollback
+    of an open transaction that asyncpg always does: nothing. These queries
+    set no session state (no SET, LISTEN, cursors or advisory locks), and
+    asyncpg's default reset costs one more round trip for every query."""
 
 
 @dataclass(frozen=True, slots=True)
