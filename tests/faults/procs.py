@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.conftest import free_port
+from chatapp.bench.procs import free_port
 from tests.e2e.server import Server, base_env, start_server
 
 START_TIMEOUT = 30.0
