@@ -84,9 +84,11 @@ class Socket:
     """One client's socket: what handlers see of it."""
 
     __slots__ = (
+        "close_after_frame",
         "closing",
         "endpoint",
         "frames",
+        "handling",
         "outbox",
         "send",
         "session_key",
@@ -107,6 +109,8 @@ class Socket:
         self.subscriptions: dict[int, Subscription] = {}
         self.tasks: set[asyncio.Task[Any]] | None = None
         self.closing = False
+        self.handling = False  # a client frame is being handled
+        self.close_after_frame: int | None = None
 
     # --- outbound -------------------------------------------------------------------
 
@@ -123,6 +127,11 @@ class Socket:
     def close_soon(self, code: int) -> None:
         """Close with ``code`` (once); frames not yet written are dropped."""
         if self.closing:
+            return
+        if code == protocol.CLOSE_RESTARTING and self.handling:
+            # Draining: the frame in hand (a send, say) is finished and answered
+            # first, so its client has its ack before reconnecting.
+            self.close_after_frame = code
             return
         self.closing = True
         self.outbox.close()
@@ -229,6 +238,7 @@ class Socket:
         if self.closing:
             return
         ref = None
+        self.handling = True
         try:
             if not self.frames.take():
                 raise FrameError(protocol.RATE_LIMITED, "Too many frames; slow down.")
@@ -248,6 +258,10 @@ class Socket:
             else:
                 logger.exception("socket: a frame handler failed")
                 self.push(protocol.error("server_error", "Something went wrong on our side.", ref))
+        finally:
+            self.handling = False
+            if self.close_after_frame is not None:
+                self.close_soon(self.close_after_frame)
 
     async def cleanup(self) -> None:
         """Forget the socket everywhere; runs however the socket ended."""
@@ -287,9 +301,10 @@ class SocketApp:
         try:
             identity = await self.endpoint.authenticate(scope)
         except Exception as exc:
-            if not is_outage(exc):
-                raise
-            logger.warning("socket: handshake refused, a dependency is down: %s", exc)
+            if is_outage(exc):
+                logger.warning("socket: handshake refused, a dependency is down: %s", exc)
+            else:
+                logger.exception("socket: the handshake failed")
             await _refuse(scope, send, "The service is briefly unavailable; connect again soon.")
             return
         await send({"type": "websocket.accept", "subprotocol": None, "headers": []})
