@@ -4,6 +4,7 @@ PostgreSQL is back, without a restart."""
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -15,8 +16,30 @@ from tests.faults.procs import PostgresCluster, RedisServer, start_chatapp
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 PASSWORD = "correct horse battery staple"
-# Long enough for the workers to have run their startup with PostgreSQL down.
-DOWN_AT_START_SECONDS = 4.0
+WORKERS = 2
+STARTUP_TIMEOUT = 60.0
+
+
+class StartWhenWorkersStarted(threading.Thread):
+    """Starts PostgreSQL once every worker has finished its startup (seen in the
+    server log past ``offset``), so that they all ran it with PostgreSQL down."""
+
+    def __init__(self, cluster: PostgresCluster, log_path: Path, offset: int) -> None:
+        super().__init__(daemon=True)
+        self.cluster, self.log_path, self.offset = cluster, log_path, offset
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            deadline = time.monotonic() + STARTUP_TIMEOUT
+            while time.monotonic() < deadline:
+                started = self.log_path.read_text()[self.offset :]
+                if started.count("Application startup complete.") >= WORKERS:
+                    break
+                time.sleep(0.1)
+            self.cluster.start()
+        except BaseException as exc:
+            self.error = exc
 
 
 def test_workers_started_without_postgres_serve_once_it_is_back(
@@ -29,7 +52,7 @@ def test_workers_started_without_postgres_serve_once_it_is_back(
     log_path = tmp_path / "server.log"
     first_run = len(log_path.read_text())
 
-    comes_back = threading.Timer(DOWN_AT_START_SECONDS, postgres_cluster.start)
+    comes_back = StartWhenWorkersStarted(postgres_cluster, log_path, first_run)
     comes_back.start()
     try:
         # start_server returns once /healthz answers 200, i.e. after PostgreSQL is back.
@@ -37,14 +60,15 @@ def test_workers_started_without_postgres_serve_once_it_is_back(
             postgres=postgres_cluster,
             redis_url=redis_server.url,
             workdir=tmp_path,
-            workers=2,
+            workers=WORKERS,
             migrate=False,
         )
     finally:
-        comes_back.join()
+        comes_back.join(STARTUP_TIMEOUT + 30)
     try:
+        assert comes_back.error is None, comes_back.error
         second_run = log_path.read_text()[first_run:]
-        assert second_run.count("asyncpg pool not opened at startup") == 2, second_run
+        assert second_run.count("asyncpg pool not opened at startup") == WORKERS, second_run
         with httpx.Client(base_url=server.base, timeout=10) as client:
             token = client.get("/api/csrf").json()["csrf_token"]
             body = {"username": "alice", "email": "alice@example.com", "password": PASSWORD}
