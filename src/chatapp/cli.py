@@ -13,9 +13,9 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from chatapp.core.serving import LISTEN_BACKLOG, WS_MAX_SIZE
+
 SETTINGS = "config.settings"
-WS_MAX_SIZE = 64 * 1024  # PROTOCOL.md: a frame is at most 64 KiB (larger closes with 1009)
-LISTEN_BACKLOG = 2048  # connection bursts of load tests and reconnect storms
 
 
 def main(argv: Sequence[str] | None = None) -> None:

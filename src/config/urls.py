@@ -3,11 +3,12 @@ from django.urls import include, path
 
 from chatapp.chat import views as chat_views
 from chatapp.core import views as core_views
+from chatapp.realtime import drain
 
 urlpatterns = [
     path("", chat_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
-    path("readyz", core_views.readyz, name="readyz"),
+    path("readyz", drain.readyz, name="readyz"),
     path("accounts/", include("chatapp.accounts.urls")),
     path("friends/", include("chatapp.friends.urls")),
     path("notifications/", include("chatapp.notifications.urls")),

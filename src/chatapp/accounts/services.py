@@ -7,7 +7,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 
 from chatapp.accounts.models import User
-from chatapp.chat import services as chat_services
+from chatapp.accounts.signals import user_registered
 
 
 def user_register(*, username: str, email: str, password: str) -> User:
@@ -16,7 +16,7 @@ def user_register(*, username: str, email: str, password: str) -> User:
     try:
         with transaction.atomic():
             user = User.objects.create_user(username=username, email=email, password=password)
-            chat_services.public_rooms_start_read(user_id=user.pk)
+            user_registered.send(sender=User, user=user)
             return user
     except IntegrityError as exc:
         field = "email" if "email" in str(exc) else "username"

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from chatapp.cli import LISTEN_BACKLOG, WS_MAX_SIZE
+from chatapp.core.serving import LISTEN_BACKLOG, WS_MAX_SIZE
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]

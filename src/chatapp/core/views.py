@@ -52,18 +52,6 @@ async def healthz(request: HttpRequest) -> HttpResponse:
     return response
 
 
-async def readyz(request: HttpRequest) -> HttpResponse:
-    """Whether this worker takes new work: 503 once it has begun to drain, so a
-    balancer sends new connections elsewhere."""
-    from chatapp.realtime.hub import hub
-
-    if hub().draining:
-        return JsonResponse(
-            {"status": "draining"}, status=503, headers={"Cache-Control": "no-store"}
-        )
-    return JsonResponse({"status": "ready"}, headers={"Cache-Control": "no-store"})
-
-
 @require_safe
 async def media(request: HttpRequest, path: str) -> HttpResponse:
     """Uploaded files (avatars). nginx serves /media/ itself in production."""

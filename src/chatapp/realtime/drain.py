@@ -28,12 +28,24 @@ from types import FrameType
 from typing import Any
 
 from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from chatapp.realtime import protocol
 
 logger = logging.getLogger(__name__)
 
 BATCH_INTERVAL = 0.05  # seconds between two batches of closes
+
+
+async def readyz(request: HttpRequest) -> HttpResponse:
+    """``/readyz``: whether this worker takes new work; 503 once it has begun
+    to drain, so a balancer sends new connections elsewhere."""
+    from chatapp.realtime.hub import hub
+
+    headers = {"Cache-Control": "no-store"}
+    if hub().draining:
+        return JsonResponse({"status": "draining"}, status=503, headers=headers)
+    return JsonResponse({"status": "ready"}, headers=headers)
 
 
 def install() -> None:
