@@ -90,3 +90,54 @@ async def test_a_socket_that_crashes_leaves_nothing_behind(
     assert all(s.user_id != alice_id for s in the_hub.rooms.get(lobby_id, ()))
     presence = await watcher_friend.recv_type("presence", timeout=3)
     assert presence["online"] == 1  # bob is no longer shown a ghost
+
+
+async def test_a_draining_socket_answers_the_frame_in_hand_before_closing_with_1012() -> None:
+    from chatapp.realtime import protocol
+    from chatapp.realtime.hub import close_hub, hub
+    from chatapp.realtime.socket import Identity, SocketApp
+
+    release = asyncio.Event()
+    started = asyncio.Event()
+
+    async def slow_send(socket: Any, frame: dict[str, Any]) -> None:
+        started.set()
+        await release.wait()  # as a send waits on PostgreSQL
+        socket.push({"type": "ack", "client_id": frame["client_id"]})
+
+    class Endpoint:
+        handlers = {"send": slow_send}
+        source: Any = None
+
+        async def authenticate(self, scope: Any) -> Identity:
+            user = {"id": 7, "username": "alice", "avatar": ""}
+            return Identity(user_id=7, session_key="k", user=user, hello='{"type":"hello"}')
+
+        async def live_sessions(self, keys: list[str]) -> set[str]:
+            return set(keys)
+
+    incoming: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+        if message["type"] == "websocket.close":
+            await incoming.put({"type": "websocket.disconnect", "code": message["code"]})
+
+    scope = _scope("k")
+    task = asyncio.ensure_future(SocketApp(Endpoint())(scope, incoming.get, send))  # type: ignore[arg-type]
+    await incoming.put({"type": "websocket.connect"})
+    frame = {"type": "send", "room": 1, "body": "x", "client_id": "c1"}
+    await incoming.put({"type": "websocket.receive", "text": json.dumps(frame)})
+    await asyncio.wait_for(started.wait(), 2)
+    (socket,) = hub().users[7]
+    socket.close_soon(protocol.CLOSE_RESTARTING)  # what the drain does
+    await asyncio.sleep(0.05)
+    assert not any(m["type"] == "websocket.close" for m in sent)  # not while the send is in hand
+    release.set()
+    await asyncio.wait_for(task, 2)
+    kinds = [json.loads(m["text"])["type"] if m.get("text") else m["type"] for m in sent]
+    assert kinds == ["websocket.accept", "hello", "ack", "websocket.close"]
+    assert sent[-1]["code"] == 1012
+    assert 7 not in hub().users
+    await close_hub()
