@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 
+from chatapp.bench.procs import children_of
 from tests.e2e.client import Tab, register
 from tests.e2e.server import Server, stop
 from tests.faults.procs import PostgresCluster, RedisServer, start_chatapp
@@ -212,23 +212,10 @@ async def test_sigterm_closes_sockets_with_1012_spread_over_the_drain_window(
         stop(server.process)
 
 
-def _children(pid: int) -> set[int]:
-    found = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.add(int(entry))
-    return found
-
-
 def _workers(pid: int) -> set[int]:
     """uvicorn's worker processes (its children that are not multiprocessing helpers)."""
     workers = set()
-    for child in _children(pid):
+    for child in children_of().get(pid, []):
         try:
             cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
         except OSError:

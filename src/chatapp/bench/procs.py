@@ -18,7 +18,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,8 +144,8 @@ def stop_server(server: Server) -> None:
 # --- RSS and CPU from /proc ---------------------------------------------------------
 
 
-def _proc_children() -> dict[int, list[int]]:
-    children: dict[int, list[int]] = {}
+def _proc_stats() -> Iterator[tuple[int, str, list[str]]]:
+    """(pid, command name, the fields after it) of every process in /proc."""
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -153,14 +153,21 @@ def _proc_children() -> dict[int, list[int]]:
             stat = Path(entry.path, "stat").read_text()
         except OSError:
             continue
-        ppid = int(stat[stat.rfind(")") + 2 :].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
+        comm = stat[stat.index("(") + 1 : stat.rfind(")")]
+        yield int(entry.name), comm, stat[stat.rfind(")") + 2 :].split()
+
+
+def children_of() -> dict[int, list[int]]:
+    """Each process's children, by parent PID."""
+    children: dict[int, list[int]] = {}
+    for pid, _, fields in _proc_stats():
+        children.setdefault(int(fields[1]), []).append(pid)
     return children
 
 
 def process_tree(pid: int) -> list[int]:
     """The server process and its descendants, without PostgreSQL (embedded)."""
-    children = _proc_children()
+    children = children_of()
     found, todo = [], [pid]
     while todo:
         current = todo.pop()
@@ -205,17 +212,9 @@ def dependencies_cpu_seconds() -> float:
     uses them, including PostgreSQL backends that have exited (their time is
     added to the postmaster's children time when it reaps them)."""
     found: dict[int, tuple[str, int, int, int]] = {}  # pid: comm, ppid, own, reaped ticks
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = Path(entry.path, "stat").read_text()
-        except OSError:
-            continue
-        comm = stat[stat.index("(") + 1 : stat.rfind(")")]
-        fields = stat[stat.rfind(")") + 2 :].split()
+    for pid, comm, fields in _proc_stats():
         own, reaped = int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
-        found[int(entry.name)] = (comm, int(fields[1]), own, reaped)
+        found[pid] = (comm, int(fields[1]), own, reaped)
     ticks = 0
     for comm, ppid, own, reaped in found.values():
         if not comm.startswith(DEPENDENCY_COMMS):

@@ -32,10 +32,10 @@ from chatapp.bench.procs import own_cpu_seconds, raise_fd_limit
 from chatapp.bench.wsclient import (
     BENCH_SOCKET_OPTIONS,
     Address,
-    ProtocolError,
     Tab,
     open_tcp,
     resolve,
+    subscribe_lobby,
 )
 
 BACKOFF_FIRST = 0.05  # s before the first retry; doubled each time up to --backoff-max
@@ -151,14 +151,7 @@ class Storm:
             sock.close()
             raise
         hello_done = time.time()
-        try:
-            lobby = tab.lobby
-            if lobby is None:
-                raise ProtocolError("the hello frame names no public room 'Lobby'")
-            await tab.subscribe(lobby, timeout=None)
-        except BaseException:
-            await tab.close()
-            raise
+        await subscribe_lobby(tab)
         return tab, tcp_done, hello_done
 
     async def _read(self, tab: Tab) -> None:

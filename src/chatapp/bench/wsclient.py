@@ -177,6 +177,12 @@ async def open_lobby(base: str, session: str, **options: Any) -> tuple[Tab, int]
     """A tab that has read ``hello`` and subscribed to the Lobby it names, and the
     Lobby's id; the caller bounds the wait. ``options`` as for ``Tab.open``."""
     tab = await Tab.open(base, session, hello_timeout=None, **options)
+    return tab, await subscribe_lobby(tab)
+
+
+async def subscribe_lobby(tab: Tab) -> int:
+    """Subscribe ``tab`` to the Lobby its ``hello`` names and return its id; the
+    tab is closed if that fails."""
     try:
         lobby = tab.lobby
         if lobby is None:
@@ -185,4 +191,4 @@ async def open_lobby(base: str, session: str, **options: Any) -> tuple[Tab, int]
     except BaseException:
         await tab.close()
         raise
-    return tab, lobby
+    return lobby
