@@ -1,4 +1,5 @@
-"""The /ws/ socket contract through Channels' WebsocketCommunicator."""
+"""The /ws/ socket contract, in process, through an ASGI WebSocket communicator
+(``tests/realtime/communicator.py``) on the whole application."""
 
 from __future__ import annotations
 

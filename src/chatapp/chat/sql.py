@@ -1,7 +1,7 @@
 """The hot path's SQL: message send, history, resume, read markers, through one
 asyncpg pool per worker process.
 
-The ORM from a consumer runs every query on one shared thread per process; these
+The ORM from async code runs every query on one shared thread per process; these
 queries run on the event loop instead. The pool opens at ASGI lifespan startup
 (``open_pool``) and closes at shutdown; code running outside a lifespan (tests,
 management commands), or a worker that started while PostgreSQL was down, gets
