@@ -80,6 +80,12 @@ def serve_parser() -> argparse.ArgumentParser:
         default=_env_int("GRACEFUL_TIMEOUT", 10),
         help="seconds open connections get to finish on shutdown",
     )
+    parser.add_argument(
+        "--backlog",
+        type=int,
+        default=_env_int("LISTEN_BACKLOG", LISTEN_BACKLOG),
+        help=f"listen queue of the socket (default: $LISTEN_BACKLOG or {LISTEN_BACKLOG})",
+    )
     parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "info").lower())
     return parser
 
@@ -130,7 +136,7 @@ def serve(argv: Sequence[str]) -> None:
         ws_ping_timeout=args.ws_ping_timeout,
         # The drain (DRAIN_SECONDS) comes first, inside the graceful timeout.
         timeout_graceful_shutdown=max(1, round(args.graceful_timeout - drain_seconds)),
-        backlog=LISTEN_BACKLOG,
+        backlog=args.backlog,
         log_level=args.log_level,
         server_header=False,
         ws="websockets-sansio",  # awaits the transport, so slow clients push back

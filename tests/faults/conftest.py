@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import e2e_database_url  # noqa: F401 - used by the storm test
 from tests.e2e.server import Server, stop
 from tests.faults.procs import PostgresCluster, RedisServer, start_chatapp
 
