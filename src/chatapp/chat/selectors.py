@@ -70,6 +70,38 @@ async def rooms_for_user(user_id: int) -> list[dict[str, Any]]:
     return [_room_json(r) for r in records]
 
 
+HELLO_SQL = f"""
+    WITH u AS MATERIALIZED (
+        SELECT u.id, u.username, u.avatar, u.password, u.is_active,
+               (SELECT count(*) FROM notifications_notification n
+                WHERE n.user_id = u.id AND NOT n.read) AS notifications_unread
+        FROM accounts_user u WHERE u.id = $1
+    )
+    SELECT u.id AS user_id, u.username AS user_username, u.avatar AS user_avatar,
+           u.password AS user_password, u.is_active AS user_is_active,
+           u.notifications_unread AS user_notifications_unread, r.*
+    FROM u LEFT JOIN LATERAL ({ROOMS_SQL}) r ON true
+"""
+
+
+async def socket_hello(user_id: int) -> tuple[sql.SocketUser, list[dict[str, Any]]] | None:
+    """What a socket's handshake needs of its user, and the Room shapes of its
+    ``hello``, in one round trip; None when there is no such user."""
+    records = await (await sql.pool()).fetch(HELLO_SQL, user_id, None)
+    if not records:
+        return None
+    first = records[0]
+    user = sql.SocketUser(
+        id=first["user_id"],
+        username=first["user_username"],
+        avatar=first["user_avatar"],
+        password=first["user_password"],
+        is_active=first["user_is_active"],
+        notifications_unread=int(first["user_notifications_unread"]),
+    )
+    return user, [_room_json(r) for r in records if r["id"] is not None]
+
+
 async def room_for_user(user_id: int, room_id: int) -> dict[str, Any] | None:
     """One Room shape, if the user may see that room."""
     records = await (await sql.pool()).fetch(ROOMS_SQL, user_id, room_id)

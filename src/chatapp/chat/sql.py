@@ -368,26 +368,14 @@ async def session_data(session_key: str) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class SocketUser:
+    """What a socket's handshake needs of its user (``selectors.socket_hello``)."""
+
     id: int
     username: str
     avatar: str
     password: str
     is_active: bool
     notifications_unread: int
-
-
-async def socket_user(user_id: int) -> SocketUser | None:
-    """What a socket's handshake needs of its user, in one round trip."""
-    record = await (await pool()).fetchrow(
-        """
-        SELECT u.id, u.username, u.avatar, u.password, u.is_active,
-               (SELECT count(*) FROM notifications_notification n
-                WHERE n.user_id = u.id AND NOT n.read) AS notifications_unread
-        FROM accounts_user u WHERE u.id = $1
-        """,
-        user_id,
-    )
-    return SocketUser(**dict(record)) if record else None
 
 
 async def last_seqs(room_ids: list[int]) -> dict[int, int]:
