@@ -106,6 +106,8 @@ def serve(argv: Sequence[str]) -> None:
     from django.db import connections
 
     django.setup()  # starts the embedded PostgreSQL when DATABASE_URL is unset
+    from django.conf import settings
+
     from config.embedded import is_embedded
 
     if args.migrate if args.migrate is not None else is_embedded():
@@ -117,7 +119,6 @@ def serve(argv: Sequence[str]) -> None:
     import uvicorn
 
     _raise_open_file_limit()
-    drain_seconds = float(os.environ.get("DRAIN_SECONDS") or 5.0)
 
     # uvicorn re-raises SIGTERM once it has shut down gracefully. Turning it into
     # SystemExit lets atexit hooks run, which stop the embedded PostgreSQL.
@@ -135,7 +136,7 @@ def serve(argv: Sequence[str]) -> None:
         ws_ping_interval=args.ws_ping_interval,
         ws_ping_timeout=args.ws_ping_timeout,
         # The drain (DRAIN_SECONDS) comes first, inside the graceful timeout.
-        timeout_graceful_shutdown=max(1, round(args.graceful_timeout - drain_seconds)),
+        timeout_graceful_shutdown=max(1, round(args.graceful_timeout - settings.DRAIN_SECONDS)),
         backlog=args.backlog,
         log_level=args.log_level,
         server_header=False,

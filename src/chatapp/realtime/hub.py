@@ -33,7 +33,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
@@ -45,6 +45,8 @@ from chatapp.realtime.redis_client import fail_fast_client
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 CATCH_UP_PAGE = 200
 # How often the hub checks the layer, and catches rooms up while it is down.
 LAYER_CHECK_INTERVAL = 1.0
@@ -54,6 +56,8 @@ POLL_INTERVAL_WHEN_UP = 10.0
 # Group memberships expire in channels-redis after a day; renew them hourly.
 REJOIN_INTERVAL = 3600.0
 CLOSE_TIMEOUT = 2.0
+# A worker's marker key outlives this many missed checks before it expires.
+MARKER_TTL_CHECKS = 10
 
 
 class LocalSocket(Protocol):
@@ -277,24 +281,26 @@ class Hub:
         return online
 
     async def _count_online(self, room_id: int) -> int:
-        if self.layer_up:
-            try:
-                return await self.presence.online(room_id)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self._layer_lost(exc)
-        return self.presence.local_online(room_id)
+        return await self._presence_read(
+            lambda: self.presence.online(room_id), self.presence.local_online(room_id)
+        )
 
     async def is_online(self, room_id: int, user_id: int) -> bool:
+        return await self._presence_read(
+            lambda: self.presence.is_online(room_id, user_id),
+            user_id in self.presence.local.get(room_id, ()),
+        )
+
+    async def _presence_read(self, read: Callable[[], Awaitable[T]], local: T) -> T:
+        """Presence across workers from Redis, or this worker's own while it is away."""
         if self.layer_up:
             try:
-                return await self.presence.is_online(room_id, user_id)
+                return await read()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 self._layer_lost(exc)
-        return user_id in self.presence.local.get(room_id, ())
+        return local
 
     def _announce_soon(self, room_id: int) -> None:
         """Announce the room's count soon. Joins and leaves within the debounce
@@ -400,10 +406,8 @@ class Hub:
 
     async def _watch_loop(self) -> None:
         last_poll = last_rejoin = time.monotonic()
-        redis = self.redis
-        if redis is not None:
-            ttl = int(LAYER_CHECK_INTERVAL * 10 * 1000)
-            await self._layer(lambda: redis.set(self._marker_key(), 1, px=ttl))
+        if self.redis is not None:
+            await self._layer(self._set_marker)
         while True:
             await asyncio.sleep(LAYER_CHECK_INTERVAL)
             try:
@@ -433,17 +437,22 @@ class Hub:
     def _marker_key(self) -> str:
         return f"{settings.REDIS_PREFIX}:worker:{self.worker_id}"
 
+    async def _set_marker(self, *, only_refresh: bool = False) -> bool:
+        """Set this worker's marker key (with ``only_refresh``: only if Redis still
+        has it); whether it is set now."""
+        assert self.redis is not None  # noqa: S101 - only called with Redis
+        ttl = int(LAYER_CHECK_INTERVAL * MARKER_TTL_CHECKS * 1000)
+        return bool(await self.redis.set(self._marker_key(), 1, xx=only_refresh, px=ttl))
+
     async def _marker_held(self) -> bool:
         """Refresh this worker's marker; False if Redis had lost it (restarted)."""
-        redis = self.redis
-        if redis is None:
+        if self.redis is None:
             return True
-        ttl = int(LAYER_CHECK_INTERVAL * 10 * 1000)
         held = True
 
         async def refresh() -> None:
             nonlocal held
-            held = bool(await redis.set(self._marker_key(), 1, xx=True, px=ttl))
+            held = await self._set_marker(only_refresh=True)
 
         if not await self._layer(refresh):
             return True  # already marked down by the failure
@@ -455,8 +464,7 @@ class Hub:
         try:
             channel = await self._channel()
             if self.redis is not None:
-                ttl = int(LAYER_CHECK_INTERVAL * 10 * 1000)
-                await self.redis.set(self._marker_key(), 1, px=ttl)
+                await self._set_marker()
             for room_id in list(self.rooms):
                 await self.layer.group_add(room_group(room_id), channel)
             await self.layer.group_add(USERS_GROUP, channel)
