@@ -11,7 +11,8 @@ from django.test import Client
 
 from tests.realtime.communicator import WebsocketCommunicator
 
-ORIGIN = b"http://127.0.0.1:8000"
+HOST = b"127.0.0.1:8000"
+ORIGIN = b"http://" + HOST
 
 
 class Socket:
@@ -71,7 +72,7 @@ async def connect() -> AsyncIterator[Callable[..., Awaitable[Socket]]]:
     await _forget_redis_state()
 
     async def open_socket(session_key: str | None, origin: bytes | None = ORIGIN) -> Socket:
-        headers = []
+        headers = [(b"host", HOST)]
         if origin is not None:
             headers.append((b"origin", origin))
         if session_key is not None:

@@ -24,16 +24,15 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, WebSocketScope
 from django.conf import settings
-from django.utils.http import is_same_domain
 
 from chatapp.core.outages import RETRY_AFTER_SECONDS, is_outage
 from chatapp.realtime import protocol
 from chatapp.realtime.hub import CATCH_UP_PAGE, RoomSource, hub
 from chatapp.realtime.limits import TokenBucket
+from chatapp.realtime.origins import origin_allowed
 from chatapp.realtime.outbox import Outbox
 from chatapp.realtime.protocol import FrameError
 from chatapp.realtime.sessions import watcher
@@ -326,24 +325,6 @@ class SocketApp:
                     return
         finally:
             await socket.cleanup()
-
-
-def origin_allowed(scope: WebSocketScope) -> bool:
-    """The handshake's Origin names one of ALLOWED_HOSTS: a page of another
-    site may not ride on the user's cookie (cross-site socket hijacking)."""
-    origin = next((value for name, value in scope["headers"] if name == b"origin"), None)
-    if origin is None:
-        return False
-    try:
-        hostname = urlsplit(origin.decode("latin-1")).hostname
-    except ValueError:
-        return False
-    if not hostname:
-        return False
-    allowed = settings.ALLOWED_HOSTS or (
-        [".localhost", "127.0.0.1", "[::1]"] if settings.DEBUG else []
-    )
-    return any(pattern == "*" or is_same_domain(hostname, pattern) for pattern in allowed)
 
 
 async def _refuse(scope: WebSocketScope, send: ASGISendCallable, detail: str) -> None:
