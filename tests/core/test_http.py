@@ -49,3 +49,39 @@ def test_static_files_are_served_by_the_app() -> None:
     response = Client().get("/static/chatapp/app.css")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/css")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/me",
+        "/api/users?q=a",
+        "/api/rooms",
+        "/api/friends",
+        "/api/friend-requests",
+        "/api/notifications",
+        "/api/csrf",
+        "/api/rooms/999999/messages",
+    ],
+)
+def test_api_answers_are_never_cached(make_user, path: str) -> None:  # type: ignore[no-untyped-def]
+    client = Client()
+    client.force_login(make_user("alice"))
+    response = client.get(path)
+    assert response.status_code in (200, 404)
+    assert "no-store" in response["Cache-Control"]
+    assert "private" in response["Cache-Control"]
+
+
+def test_api_errors_are_never_cached_either() -> None:
+    response = Client().get("/api/me")
+    assert response.status_code == 401
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_static_files_carry_no_cors_and_a_file_policy() -> None:
+    response = Client().get("/static/chatapp/app.css")
+    assert response.status_code == 200
+    assert "Access-Control-Allow-Origin" not in response
+    assert "sandbox" in response["Content-Security-Policy"]
+    assert "default-src 'none'" in response["Content-Security-Policy"]

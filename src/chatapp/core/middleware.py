@@ -7,14 +7,20 @@ from collections.abc import Awaitable, Callable
 from asgiref.sync import markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
+from django.utils.cache import add_never_cache_headers
 
 GetResponse = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
+
+# Answers of the JSON API are private to the user who asked (PROTOCOL.md).
+API_PREFIX = "/api/"
 
 
 def security_headers(
     get_response: GetResponse,
 ) -> Callable[[HttpRequest], Awaitable[HttpResponseBase]]:
-    """Adds the Content-Security-Policy and related headers to every response."""
+    """Adds the Content-Security-Policy and related headers to every response,
+    and ``Cache-Control: no-store`` to every JSON API answer (errors and
+    throttled answers included), so no browser or proxy keeps a user's data."""
     policy = settings.CONTENT_SECURITY_POLICY
 
     async def middleware(request: HttpRequest) -> HttpResponseBase:
@@ -25,6 +31,8 @@ def security_headers(
             "Permissions-Policy", "camera=(), microphone=(), geolocation=()"
         )
         response.headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
+        if request.path.startswith(API_PREFIX):
+            add_never_cache_headers(response)
         return response
 
     markcoroutinefunction(middleware)
