@@ -14,6 +14,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from chatapp.core.files import static_file_headers
 from config.embedded import embedded_database
 
 env = environ.Env()
@@ -232,6 +233,10 @@ STORAGES = {
 # A file not yet collected is served from the app folders rather than failing.
 SERVESTATIC_USE_FINDERS = True
 SERVESTATIC_MANIFEST_STRICT = False
+# Static files are this site's own: no CORS header, and a CSP of their own
+# (docs/security.md, "Static and uploaded files").
+SERVESTATIC_ALLOW_ALL_ORIGINS = False
+SERVESTATIC_ADD_HEADERS_FUNCTION = static_file_headers
 
 # --- Security ------------------------------------------------------------------------
 # HTTPS=true behind a TLS-terminating proxy (nginx, a PaaS router) turns on

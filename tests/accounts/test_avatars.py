@@ -136,3 +136,14 @@ def test_media_path_traversal_is_refused(make_user) -> None:
     client = Client()
     assert client.get("/media/../../etc/passwd").status_code == 404
     assert client.get("/media/avatars/missing.webp").status_code == 404
+
+
+def test_media_files_carry_the_file_policy(settings) -> None:
+    (settings.MEDIA_ROOT / "avatars").mkdir(parents=True, exist_ok=True)
+    (settings.MEDIA_ROOT / "avatars" / "a.svg").write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+    )
+    response = Client().get("/media/avatars/a.svg")
+    assert response.status_code == 200
+    policy = response["Content-Security-Policy"]
+    assert "sandbox" in policy and "default-src 'none'" in policy

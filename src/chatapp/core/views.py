@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils._os import safe_join
 from django.views.decorators.http import require_safe
 
+from chatapp.core.files import FILE_POLICY
 from chatapp.core.outages import RETRY_AFTER_SECONDS
 
 logger = logging.getLogger(__name__)
@@ -65,4 +66,5 @@ async def media(request: HttpRequest, path: str) -> HttpResponse:
     response = HttpResponse(await asyncio.to_thread(full.read_bytes), content_type=content_type)
     # Avatar files get a new name on every change, so they may be cached for long.
     response["Cache-Control"] = "public, max-age=31536000, immutable"
+    response["Content-Security-Policy"] = FILE_POLICY
     return response
