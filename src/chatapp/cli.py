@@ -141,6 +141,8 @@ def serve(argv: Sequence[str]) -> None:
         log_level=args.log_level,
         server_header=False,
         ws="websockets-sansio",  # awaits the transport, so slow clients push back
+        # httptools with a header deadline and header size limits (408/414/431).
+        http="chatapp.core.http_protocol:GuardedHttpToolsProtocol",
     )
 
 

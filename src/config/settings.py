@@ -217,6 +217,9 @@ PRESENCE_DEBOUNCE = env.float("PRESENCE_DEBOUNCE", default=0.5)
 # On SIGTERM (and each worker SIGHUP restarts) sockets are closed with 1012
 # spread over this many seconds, so their clients do not all come back at once.
 DRAIN_SECONDS = env.float("DRAIN_SECONDS", default=5.0)
+# A client has this long to send a request's line and headers (from connecting,
+# or from the first byte of its next request) before it gets 408 and is dropped.
+HTTP_HEADER_TIMEOUT = env.float("HTTP_HEADER_TIMEOUT", default=10.0)
 # asyncpg pool of each worker (the hot path).
 CHAT_DB_POOL_MIN = env.int("CHAT_DB_POOL_MIN", default=2)
 CHAT_DB_POOL_MAX = env.int("CHAT_DB_POOL_MAX", default=10)
