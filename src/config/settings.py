@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "chatapp.chat",
     "chatapp.friends",
     "chatapp.notifications",
+    "chatapp.tokens",
 ]
 
 MIDDLEWARE = [
@@ -83,6 +84,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Bearer tokens on /api/: the token's user, instead of the session's.
+    "chatapp.tokens.middleware.token_auth",
     "chatapp.core.middleware.resolve_user",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -220,6 +223,8 @@ DRAIN_SECONDS = env.float("DRAIN_SECONDS", default=5.0)
 # A client has this long to send a request's line and headers (from connecting,
 # or from the first byte of its next request) before it gets 408 and is dropped.
 HTTP_HEADER_TIMEOUT = env.float("HTTP_HEADER_TIMEOUT", default=10.0)
+# API tokens a user may hold at once (PROTOCOL.md, "Bots and load testers").
+MAX_TOKENS_PER_USER = env.int("MAX_TOKENS_PER_USER", default=20)
 # asyncpg pool of each worker (the hot path).
 CHAT_DB_POOL_MIN = env.int("CHAT_DB_POOL_MIN", default=2)
 CHAT_DB_POOL_MAX = env.int("CHAT_DB_POOL_MAX", default=10)

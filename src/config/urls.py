@@ -17,6 +17,7 @@ urlpatterns = [
     path("api/", include("chatapp.chat.api_urls")),
     path("api/", include("chatapp.friends.api_urls")),
     path("api/", include("chatapp.notifications.api_urls")),
+    path("api/", include("chatapp.tokens.api_urls")),
     path("media/<path:path>", core_views.media, name="media"),
     path("admin/", admin.site.urls),
 ]

@@ -71,13 +71,18 @@ async def connect() -> AsyncIterator[Callable[..., Awaitable[Socket]]]:
     opened: list[Socket] = []
     await _forget_redis_state()
 
-    async def open_socket(session_key: str | None, origin: bytes | None = ORIGIN) -> Socket:
-        headers = [(b"host", HOST)]
+    async def open_socket(
+        session_key: str | None,
+        origin: bytes | None = ORIGIN,
+        extra: list[tuple[bytes, bytes]] = (),  # type: ignore[assignment]
+        query: bytes = b"",
+    ) -> Socket:
+        headers = [(b"host", HOST), *extra]
         if origin is not None:
             headers.append((b"origin", origin))
         if session_key is not None:
             headers.append((b"cookie", f"sessionid={session_key}".encode()))
-        comm = WebsocketCommunicator(application, "/ws/", headers=headers)
+        comm = WebsocketCommunicator(application, "/ws/", headers=headers, query=query)
         socket = Socket(comm)
         socket.connected, socket.subprotocol = await comm.connect()  # type: ignore[attr-defined]
         opened.append(socket)

@@ -148,28 +148,16 @@ def seed_sessions(count: int) -> list[str]:
         BACKEND_SESSION_KEY,
         HASH_SESSION_KEY,
         SESSION_KEY,
-        get_user_model,
     )
-    from django.contrib.auth.hashers import make_password
     from django.contrib.sessions.backends.db import SessionStore
     from django.contrib.sessions.models import Session
     from django.db import connections
     from django.utils import timezone
     from django.utils.crypto import get_random_string
 
-    user_model = get_user_model()
-    tag = secrets.token_hex(4)
-    users = user_model.objects.bulk_create(
-        [
-            user_model(
-                username=f"fan_{tag}_{i}",
-                email=f"fan_{tag}_{i}@example.com",
-                password=make_password(None),
-            )
-            for i in range(count)
-        ],
-        batch_size=1000,
-    )
+    from chatapp.accounts.services import users_create_in_bulk
+
+    users = users_create_in_bulk(prefix=f"fan_{secrets.token_hex(4)}_", count=count)
     backend = settings.AUTHENTICATION_BACKENDS[-1]
     expires = timezone.now() + datetime.timedelta(seconds=settings.SESSION_COOKIE_AGE)
     store = SessionStore()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import parse_qs
 
 from asgiref.typing import WebSocketScope
 from django.conf import settings
@@ -27,6 +28,11 @@ from chatapp.realtime.hub import RoomSource, hub
 from chatapp.realtime.limits import limits
 from chatapp.realtime.protocol import FrameError
 from chatapp.realtime.socket import Handler, Identity, Socket
+from chatapp.tokens.middleware import bearer_token, token_in_url
+from chatapp.tokens.services import PRESENTED_MAX, digest
+
+# The credential of a token socket, as the session watcher sees it.
+TOKEN_KEY = "token:"  # noqa: S105 - a prefix, not a secret
 
 _SESSION_HASH_SALT = "django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash"
 
@@ -48,6 +54,23 @@ def _session_hash_matches(session_hash: str, password: str) -> bool:
     )
 
 
+def _header(scope: WebSocketScope, name: bytes) -> str:
+    return b", ".join(value for key, value in scope["headers"] if key == name).decode("latin-1")
+
+
+def _identity(user: sql.SocketUser, rooms: list[dict[str, Any]], credential: str) -> Identity:
+    shape = {"id": user.id, "username": user.username, "avatar": avatar_from_name(user.avatar)}
+    hello = {
+        "type": "hello",
+        "user": shape,
+        "rooms": rooms,
+        "notifications_unread": user.notifications_unread,
+    }
+    return Identity(
+        user_id=user.id, session_key=credential, user=shape, hello=protocol.encode(hello)
+    )
+
+
 class ChatEndpoint:
     """Plugs the chat into the transport."""
 
@@ -56,12 +79,17 @@ class ChatEndpoint:
         self.handlers: Mapping[str, Handler] = HANDLERS
 
     async def authenticate(self, scope: WebSocketScope) -> Identity | None:
-        """The session cookie's user and their ``hello``, in two round trips
-        (the session; the user with the rooms) on the pool; None when not
-        logged in.
+        """The user of the handshake's API token or else of its session
+        cookie, and their ``hello``, in two round trips (the token or the
+        session; the user with the rooms) on the pool; None when not logged in.
 
         Django's own path (``aget_user``) costs two ORM queries on the one ORM
         thread per process, which serialized a burst of connects."""
+        presented = bearer_token(_header(scope, b"authorization"))
+        if presented is not None or token_in_url(
+            parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        ):
+            return await self._token_identity(presented or "")
         key = _session_key(scope)
         if key is None or len(key) > 40:
             return None
@@ -82,17 +110,33 @@ class ChatEndpoint:
         user, rooms = found
         if not user.is_active or not _session_hash_matches(session_hash, user.password):
             return None
-        shape = {"id": user.id, "username": user.username, "avatar": avatar_from_name(user.avatar)}
-        hello = {
-            "type": "hello",
-            "user": shape,
-            "rooms": rooms,
-            "notifications_unread": user.notifications_unread,
-        }
-        return Identity(user_id=user.id, session_key=key, user=shape, hello=protocol.encode(hello))
+        return _identity(user, rooms, key)
+
+    async def _token_identity(self, presented: str) -> Identity | None:
+        """A token socket: the token wins over any cookie; if it is not valid
+        (or sits in the URL, where it would be logged) the socket gets 4401."""
+        if not presented:
+            return None
+        owner = await sql.token_owner(digest(presented[:PRESENTED_MAX]))
+        if owner is None:
+            return None
+        token_id, user_id = owner
+        found = await selectors.socket_hello(user_id)
+        if found is None or not found[0].is_active:
+            return None
+        return _identity(*found, f"{TOKEN_KEY}{token_id}")
 
     async def live_sessions(self, keys: list[str]) -> set[str]:
-        return await sql.live_session_keys(keys)
+        """Which of the sockets' credentials still hold: session keys, and
+        ``token:<id>`` for sockets opened with an API token."""
+        tokens = {int(key[len(TOKEN_KEY) :]) for key in keys if key.startswith(TOKEN_KEY)}
+        sessions = [key for key in keys if not key.startswith(TOKEN_KEY)]
+        live = await sql.live_session_keys(sessions) if sessions else set()
+        if tokens:
+            live |= {
+                f"{TOKEN_KEY}{token_id}" for token_id in await sql.live_token_ids(list(tokens))
+            }
+        return live
 
     # RoomSource: what sockets and the hub read to fill gaps.
 

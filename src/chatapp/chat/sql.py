@@ -281,6 +281,22 @@ async def live_session_keys(keys: list[str]) -> set[str]:
     return {r["session_key"] for r in records}
 
 
+async def token_owner(digest: str) -> tuple[int, int] | None:
+    """The id and user id of the API token with this digest, or None."""
+    record = await (await pool()).fetchrow(
+        "SELECT id, user_id FROM tokens_apitoken WHERE digest = $1", digest
+    )
+    return (record["id"], record["user_id"]) if record else None
+
+
+async def live_token_ids(ids: list[int]) -> set[int]:
+    """The API tokens among ``ids`` that have not been revoked."""
+    records = await (await pool()).fetch(
+        "SELECT id FROM tokens_apitoken WHERE id = ANY($1::bigint[])", ids
+    )
+    return {r["id"] for r in records}
+
+
 async def notifications_unread(user_id: int) -> int:
     return int(
         await (await pool()).fetchval(

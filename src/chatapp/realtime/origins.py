@@ -24,6 +24,17 @@ Origin = tuple[str, str, int]  # scheme, lower-case host, port
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+def origin_needed(scope: WebSocketScope) -> bool:
+    """Cookie handshakes need the Origin check; one that presents an
+    ``Authorization: Bearer`` token does not (hijacking rides on cookies, and
+    a page cannot set that header on a WebSocket). The endpoint must then
+    authenticate by the token alone, never falling back to the cookie."""
+    for name, value in scope["headers"]:
+        if name == b"authorization" and value[:7].lower() == b"bearer ":
+            return False
+    return True
+
+
 def origin_allowed(scope: WebSocketScope) -> bool:
     headers = dict(scope["headers"])
     raw = headers.get(b"origin")

@@ -32,7 +32,7 @@ from chatapp.core.outages import RETRY_AFTER_SECONDS, is_outage
 from chatapp.realtime import protocol
 from chatapp.realtime.hub import CATCH_UP_PAGE, RoomSource, hub
 from chatapp.realtime.limits import TokenBucket
-from chatapp.realtime.origins import origin_allowed
+from chatapp.realtime.origins import origin_allowed, origin_needed
 from chatapp.realtime.outbox import Outbox
 from chatapp.realtime.protocol import FrameError
 from chatapp.realtime.sessions import watcher
@@ -290,7 +290,7 @@ class SocketApp:
         message = await receive()
         if message["type"] != "websocket.connect":
             return
-        if not origin_allowed(scope):
+        if origin_needed(scope) and not origin_allowed(scope):
             # Refused before accepting: the client sees HTTP 403.
             await send({"type": "websocket.close", "code": protocol.CLOSE_FORBIDDEN, "reason": ""})
             return

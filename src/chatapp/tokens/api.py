@@ -1,0 +1,38 @@
+"""JSON API of tokens (PROTOCOL.md, "Bots and load testers")."""
+
+from __future__ import annotations
+
+from asgiref.sync import sync_to_async
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from chatapp.accounts.api import current_user
+from chatapp.core.api import api_view, parse_fields, read_json
+from chatapp.core.errors import ApiError
+from chatapp.tokens import services
+from chatapp.tokens.models import ApiToken
+from chatapp.tokens.serializers import token_json
+
+
+@api_view("GET", "POST")
+async def tokens(request: HttpRequest) -> HttpResponse:
+    user = await current_user(request)
+    if request.method == "GET":
+        found = [token async for token in ApiToken.objects.filter(user=user)]
+        return JsonResponse({"results": [token_json(token) for token in found]})
+    data = parse_fields(read_json(request), {"name": str})
+    try:
+        new = await sync_to_async(services.token_create)(user=user, name=data["name"])
+    except services.TokenError as exc:
+        fields = {"name": [exc.detail]} if exc.code == "invalid" else None
+        raise ApiError(exc.code, exc.detail, fields=fields) from exc
+    shape = token_json(new.token)
+    del shape["last_used_at"]
+    return JsonResponse({**shape, "token": new.secret}, status=201)
+
+
+@api_view("DELETE")
+async def token(request: HttpRequest, token_id: int) -> HttpResponse:
+    user = await current_user(request)
+    if not await sync_to_async(services.token_revoke)(user=user, token_id=token_id):
+        raise ApiError("not_found", "No such token.")
+    return HttpResponse(status=204)

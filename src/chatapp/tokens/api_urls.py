@@ -1,0 +1,8 @@
+from django.urls import path
+
+from chatapp.tokens import api
+
+urlpatterns = [
+    path("tokens", api.tokens, name="api-tokens"),
+    path("tokens/<int:token_id>", api.token, name="api-token"),
+]
