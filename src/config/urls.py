@@ -13,6 +13,7 @@ urlpatterns = [
     path("friends/", include("chatapp.friends.urls")),
     path("notifications/", include("chatapp.notifications.urls")),
     path("chat/", include("chatapp.chat.urls")),
+    path("tokens/", include("chatapp.tokens.urls")),
     path("api/", include("chatapp.accounts.api_urls")),
     path("api/", include("chatapp.chat.api_urls")),
     path("api/", include("chatapp.friends.api_urls")),

@@ -142,3 +142,30 @@ def test_one_cannot_revoke_anothers_token(make_user, client: Client) -> None:  #
 
 def test_tokens_need_login() -> None:
     assert Client().get("/api/tokens").status_code == 401
+
+
+def test_tokens_page_shows_a_new_token_once_and_revokes(client: Client) -> None:
+    page = client.get("/tokens/")
+    assert page.status_code == 200 and "No tokens yet" in page.content.decode()
+    made = client.post("/tokens/", {"name": "my bot"})
+    html = made.content.decode()
+    assert made.status_code == 200
+    token = ApiToken.objects.get(name="my bot")
+    secret = html.split('id="new-token" type="text" readonly value="')[1].split('"')[0]
+    assert digest(secret) == token.digest
+    again = client.get("/tokens/").content.decode()
+    assert "my bot" in again and secret not in again  # shown once
+    revoked = client.post(f"/tokens/{token.pk}/revoke/", follow=True)
+    assert revoked.status_code == 200 and not ApiToken.objects.exists()
+    assert Client().get("/api/me", **bearer(secret)).status_code == 401
+
+
+def test_tokens_page_refuses_a_bad_name_with_the_form_shown(client: Client) -> None:
+    page = client.post("/tokens/", {"name": ""})
+    assert page.status_code == 200
+    assert "This field is required" in page.content.decode()
+    assert not ApiToken.objects.exists()
+
+
+def test_tokens_page_needs_login() -> None:
+    assert Client().get("/tokens/").status_code == 302

@@ -46,8 +46,27 @@ function previewAvatar() {
   });
 }
 
+// A button with data-copy="<input id>" copies that input's value (a new
+// API token); without script the value is still there to select.
+function copyButtons() {
+  for (const button of document.querySelectorAll("button[data-copy]")) {
+    const input = document.getElementById(button.dataset.copy);
+    if (!input) continue;
+    button.addEventListener("click", async () => {
+      try {
+        await navigator.clipboard.writeText(input.value);
+        button.textContent = "Copied";
+      } catch {
+        input.select(); // no clipboard access: leave it selected to copy by hand
+        button.textContent = "Press Ctrl+C";
+      }
+    });
+  }
+}
+
 function main() {
   previewAvatar();
+  copyButtons();
   const me = pageData("me");
   if (!me) return;
   const socket = new ChatSocket({ storageKey: `chatapp.pending.${me.id}`, userId: me.id });

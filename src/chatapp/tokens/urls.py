@@ -1,0 +1,10 @@
+from django.urls import path
+
+from chatapp.tokens import views
+
+app_name = "tokens"
+
+urlpatterns = [
+    path("", views.tokens, name="tokens"),
+    path("<int:token_id>/revoke/", views.revoke, name="revoke"),
+]
