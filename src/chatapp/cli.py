@@ -140,7 +140,9 @@ def serve(argv: Sequence[str]) -> None:
         backlog=args.backlog,
         log_level=args.log_level,
         server_header=False,
-        ws="websockets-sansio",  # awaits the transport, so slow clients push back
+        # websockets' sans-I/O protocol (it awaits the transport, so slow
+        # clients push back), closing a failed connection with a full handshake.
+        ws="chatapp.core.ws_protocol:LingeringWebSocketProtocol",
         # httptools with a header deadline and header size limits (408/414/431).
         http="chatapp.core.http_protocol:GuardedHttpToolsProtocol",
     )
