@@ -24,6 +24,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args and args[0] == "serve":
         serve(args[1:])
         return
+    if args and args[0] == "deploy":
+        from chatapp.deploy import main as deploy_main
+
+        deploy_main(args[1:])
+        return
     if args and args[0] == "bench":
         from chatapp.bench import main as bench_main
 
