@@ -17,8 +17,9 @@ pytestmark = pytest.mark.e2e
 SOCKETS = 50
 
 
+@pytest.mark.parametrize("auth", ["session", "token"])
 def test_a_short_connect_storm_gets_every_socket_in_on_both_targets(
-    e2e_database_url: str, redis_url: str, tmp_path: Path
+    e2e_database_url: str, redis_url: str, tmp_path: Path, auth: str
 ) -> None:
     report_path = tmp_path / "connect.json"
     env = base_env(
@@ -30,7 +31,7 @@ def test_a_short_connect_storm_gets_every_socket_in_on_both_targets(
     command = [CHATAPP, "bench", "connect", "--clients", str(SOCKETS), "--repeat", "1"]
     # No session cache, and no run discarded for what other programs do meanwhile.
     command += ["--sessions", "", "--max-other-cores", "1000", "--json", str(report_path)]
-    command += ["--log-dir", str(tmp_path / "logs")]
+    command += ["--log-dir", str(tmp_path / "logs"), "--auth", auth]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-4000:]
     assert "connects/s" in done.stdout
@@ -38,6 +39,7 @@ def test_a_short_connect_storm_gets_every_socket_in_on_both_targets(
     report = json.loads(report_path.read_text())
     assert report["benchmark"] == "connect"
     assert report["config"]["layer"] == "redis"
+    assert report["config"]["auth"] == auth
     [size] = report["sizes"]
     assert size["clients"] == SOCKETS
     [run] = size["runs"]

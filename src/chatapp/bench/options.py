@@ -68,6 +68,13 @@ def common_parser(prog: str, description: str, *, clients: str) -> argparse.Argu
         help="cache of the bench users' session cookies, keyed by database, reused by "
         "later runs ('' registers fresh users every run; default: %(default)s)",
     )
+    p.add_argument(
+        "--auth",
+        choices=["session", "token"],
+        default="session",
+        help="how the bench users authenticate: a session cookie, as browsers do, or an "
+        "API token, as bots and load testers do (needs a server the bench starts)",
+    )
     p.add_argument("--register-concurrency", type=int, default=8)
     p.add_argument(
         "--max-other-cores",

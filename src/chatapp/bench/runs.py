@@ -86,6 +86,7 @@ def common_config(bench: Benchmark, args: argparse.Namespace) -> dict[str, Any]:
         "url": args.url,
         "workers": None if args.url else args.workers,
         "layer": args.layer,
+        "auth": args.auth,
         "redis": _redis_label() if args.layer == "redis" else None,
         "clients": args.clients,
         "procs": args.procs,
@@ -124,6 +125,7 @@ def _sessions(server: Server, args: argparse.Namespace, count: int) -> list[str]
             concurrency=args.register_concurrency,
             # A server the bench started runs on DATABASE_URL: make its users there.
             seed=not args.url and bool(os.environ.get("DATABASE_URL")),
+            auth=args.auth,
         )
     )
 
@@ -242,8 +244,9 @@ def describe_run(config: dict[str, Any]) -> str:
     """The server side of a heading: workers, layer, cores, database, runs."""
     workers = config["workers"] or "?"
     layer = f"{config['layer']} layer" if config["layer"] else "layer of --url"
+    auth = "API tokens" if config.get("auth") == "token" else "session cookies"
     return (
-        f"{workers} worker(s), {layer}, {config['cores']} cores, "
+        f"{workers} worker(s), {layer}, {auth}, {config['cores']} cores, "
         f"database {config['database']}, {config['repeat']} run(s): medians"
     )
 

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from chatapp.bench import BenchError, say
+from chatapp.bench.wsclient import credential_headers
 
 # Throwaway accounts on a loopback server, not a secret.
 BENCH_PASSWORD = "fan-out bench password 7f3a9c"  # noqa: S105
@@ -123,7 +124,7 @@ async def _valid_sessions(base: str, cookies: list[str], concurrency: int) -> li
         async def check(cookie: str) -> bool:
             async with gate:
                 client.cookies.clear()
-                answer = await client.get("/api/me", headers={"Cookie": f"sessionid={cookie}"})
+                answer = await client.get("/api/me", headers=credential_headers(cookie))
                 return answer.status_code == 200
 
         valid = await asyncio.gather(*(check(cookie) for cookie in cookies))
@@ -180,11 +181,41 @@ def seed_sessions(count: int) -> list[str]:
     return [session.session_key for session in sessions]
 
 
+def seed_tokens(count: int) -> list[str]:
+    """``count`` users with an API token each, in the database of DATABASE_URL
+    (as ``chatapp loadtest users`` makes them)."""
+    import django
+
+    django.setup()
+    from django.db import connections, transaction
+
+    from chatapp.accounts.services import users_create_in_bulk
+    from chatapp.tokens.services import tokens_create_in_bulk
+
+    with transaction.atomic():
+        users = users_create_in_bulk(prefix=f"tok_{secrets.token_hex(4)}_", count=count)
+        tokens = tokens_create_in_bulk(users=users, name="bench")
+    connections.close_all()
+    return tokens
+
+
 async def ensure_sessions(
-    base: str, count: int, *, cache_path: str, key: str, concurrency: int, seed: bool = False
+    base: str,
+    count: int,
+    *,
+    cache_path: str,
+    key: str,
+    concurrency: int,
+    seed: bool = False,
+    auth: str = "session",
 ) -> list[str]:
-    """``count`` session cookies of distinct users: cached ones still valid, then
-    new ones, made in the database when ``seed`` (else registered over the API)."""
+    """``count`` credentials of distinct users (session keys, or API tokens
+    with ``auth="token"``): cached ones still valid, then new ones, made in the
+    database when ``seed`` (else, for sessions, registered over the API)."""
+    if auth == "token":
+        key = f"{key} tokens"
+        if not seed:
+            raise BenchError("--auth token needs a server the bench starts on DATABASE_URL")
     cached = _load_cache(cache_path, key)
     cookies: list[str] = []
     invalid: set[str] = set()
@@ -207,7 +238,9 @@ async def ensure_sessions(
         _save_cache(cache_path, key, cookies + unchecked, invalid)
     if missing and seed:
         started = time.monotonic()
-        cookies += await asyncio.to_thread(seed_sessions, missing)
+        cookies += await asyncio.to_thread(
+            seed_tokens if auth == "token" else seed_sessions, missing
+        )
         elapsed = time.monotonic() - started
         say(f"made {missing} users and sessions in the database ({elapsed:.1f} s)")
         _save_cache(cache_path, key, cookies, invalid)

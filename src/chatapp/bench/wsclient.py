@@ -42,11 +42,24 @@ def ws_url(base: str) -> str:
     return base.replace("http", "ws", 1) + "/ws/"
 
 
+# An API token, not a session key (chatapp.tokens.services.PREFIX).
+TOKEN_PREFIX = "chat_"  # noqa: S105 - a prefix, not a secret
+
+
+def credential_headers(credential: str) -> dict[str, str]:
+    """A session key goes in the cookie; an API token (``chat_…``) in the
+    Authorization header, as a program would send it."""
+    if credential.startswith(TOKEN_PREFIX):
+        return {"Authorization": f"Bearer {credential}"}
+    return {"Cookie": f"sessionid={credential}"}
+
+
 def handshake_headers(base: str, session: str | None, origin: str | None = None) -> dict[str, str]:
-    """The session cookie (if any) and an Origin, this site's by default."""
+    """The credential (if any: a session key or an API token) and an Origin,
+    this site's by default."""
     headers = {"Origin": origin or base}
     if session:
-        headers["Cookie"] = f"sessionid={session}"
+        headers.update(credential_headers(session))
     return headers
 
 
