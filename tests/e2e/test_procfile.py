@@ -38,7 +38,7 @@ def test_the_procfile_runs_under_honcho(
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
     )
     procfile = ["-f", str(ROOT / "Procfile"), "-d", str(ROOT)]
-    release = subprocess.run(  # noqa: S603 - our own runner and Procfile
+    release = subprocess.run(
         [HONCHO, *procfile, "start", "release"],
         env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
@@ -46,7 +46,7 @@ def test_the_procfile_runs_under_honcho(
     assert "Applying chat." in release.stdout or "No migrations to apply" in release.stdout
 
     log = (tmp_path / "web.log").open("wb")
-    web = subprocess.Popen(  # noqa: S603
+    web = subprocess.Popen(
         [HONCHO, *procfile, "start", "web"],
         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
