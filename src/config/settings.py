@@ -129,8 +129,9 @@ AVATAR_MAX_BYTES = env.int("AVATAR_MAX_BYTES", default=5 * 1024 * 1024)
 AVATAR_SIZE = env.int("AVATAR_SIZE", default=256)
 AVATAR_MAX_PIXELS = env.int("AVATAR_MAX_PIXELS", default=40_000_000)
 
-# Login throttling (django-axes): this many failures for one login name lock it
-# for the cool-off time; the API answers 429 with Retry-After.
+# The login lock (django-axes): this many failures for one account lock it for
+# the cool-off time, whatever spelling of its name or e-mail address they typed
+# (chatapp.accounts.throttling); the API answers 429 with Retry-After.
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
 AXES_COOLOFF_TIME = timedelta(seconds=env.int("LOGIN_COOLOFF_SECONDS", default=900))
 AXES_LOCKOUT_PARAMETERS = ["username"]
@@ -138,6 +139,13 @@ AXES_USERNAME_CALLABLE = "chatapp.accounts.throttling.login_name"
 AXES_LOCKOUT_CALLABLE = "chatapp.accounts.throttling.lockout_response"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+# Per-client-address throttles of what costs the server (chatapp.core.throttle):
+# attempts per address as "N/second|minute|hour|day", several joined by ";", or "off".
+THROTTLE_LOGIN = env.str("THROTTLE_LOGIN", default="20/minute")
+THROTTLE_REGISTER = env.str("THROTTLE_REGISTER", default="10/hour")
+THROTTLE_PASSWORD_RESET = env.str("THROTTLE_PASSWORD_RESET", default="10/hour")
+# The first part of the throttles' keys, after REDIS_PREFIX (tests vary it).
+THROTTLE_PREFIX = "throttle"
 SILENCED_SYSTEM_CHECKS = [
     # Lockout is per account on purpose: "ten wrong passwords for one account".
     # Adding the IP would let an attacker who rotates addresses guess forever.

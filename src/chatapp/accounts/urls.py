@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
 from chatapp.accounts import views
+from chatapp.core.throttle import throttled
 
 app_name = "accounts"
 
@@ -30,12 +31,14 @@ urlpatterns = [
     ),
     path(
         "password/reset/",
-        auth_views.PasswordResetView.as_view(
-            template_name="accounts/password_form.html",
-            extra_context={"title": "Reset your password", "button": "Send reset link"},
-            email_template_name="accounts/password_reset_email.txt",
-            subject_template_name="accounts/password_reset_subject.txt",
-            success_url=reverse_lazy("accounts:password_reset_done"),
+        throttled("password_reset")(
+            auth_views.PasswordResetView.as_view(
+                template_name="accounts/password_form.html",
+                extra_context={"title": "Reset your password", "button": "Send reset link"},
+                email_template_name="accounts/password_reset_email.txt",
+                subject_template_name="accounts/password_reset_subject.txt",
+                success_url=reverse_lazy("accounts:password_reset_done"),
+            )
         ),
         name="password_reset",
     ),

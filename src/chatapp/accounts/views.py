@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from chatapp.accounts import selectors, services
 from chatapp.accounts.forms import LoginForm, ProfileForm, RegisterForm
 from chatapp.accounts.models import User
+from chatapp.core.throttle import throttled
 
 
 def _next_url(request: HttpRequest, default: str = "/") -> str:
@@ -27,6 +28,7 @@ def _next_url(request: HttpRequest, default: str = "/") -> str:
 
 
 @require_http_methods(["GET", "POST"])
+@throttled("register")
 async def register(request: HttpRequest) -> HttpResponse:
     form = RegisterForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and await sync_to_async(form.is_valid)():
@@ -42,6 +44,7 @@ async def register(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@throttled("login")
 async def login(request: HttpRequest) -> HttpResponse:
     form = LoginForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
