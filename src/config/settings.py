@@ -145,6 +145,8 @@ AXES_VERBOSE = False
 THROTTLE_LOGIN = env.rates("THROTTLE_LOGIN", default="20/minute")
 THROTTLE_REGISTER = env.rates("THROTTLE_REGISTER", default="10/hour")
 THROTTLE_PASSWORD_RESET = env.rates("THROTTLE_PASSWORD_RESET", default="10/hour")
+# Changes of e-mail address per account (each mails the new address).
+THROTTLE_EMAIL_CHANGE = env.rates("THROTTLE_EMAIL_CHANGE", default="5/hour")
 # The first part of the throttles' keys, after REDIS_PREFIX (tests vary it).
 THROTTLE_PREFIX = "throttle"
 SILENCED_SYSTEM_CHECKS = [

@@ -48,11 +48,13 @@ RATE_SETTINGS = {
     "login": "THROTTLE_LOGIN",
     "register": "THROTTLE_REGISTER",
     "password_reset": "THROTTLE_PASSWORD_RESET",
+    "email_change": "THROTTLE_EMAIL_CHANGE",  # per account, not per address
 }
 WHAT = {
-    "login": "login attempts",
-    "register": "registrations",
-    "password_reset": "password reset requests",
+    "login": "login attempts from your network",
+    "register": "registrations from your network",
+    "password_reset": "password reset requests from your network",
+    "email_change": "changes of your email address",
 }
 OFF = {"off", "none", "no", "false", "0", ""}
 
@@ -112,7 +114,8 @@ class Throttle:
         self.lock = threading.Lock()
 
     def hit(self, kind: str, client: str) -> int | None:
-        """Count one attempt; None when it is allowed, else the seconds until
+        """Count one attempt of ``client`` (an address, or another key the
+        budget is kept per); None when it is allowed, else the seconds until
         the client may try again."""
         identifiers = (settings.THROTTLE_PREFIX, kind, client)
         for item in parse_rates(getattr(settings, RATE_SETTINGS[kind])):
@@ -194,7 +197,7 @@ def throttled(kind: str) -> Callable[[View], AsyncView]:
 
 def throttled_response(request: HttpRequest, kind: str, seconds: int) -> HttpResponse:
     wait = f"{seconds} seconds" if seconds < 120 else f"{math.ceil(seconds / 60)} minutes"
-    detail = f"Too many {WHAT[kind]} from your network. Try again in {wait}."
+    detail = f"Too many {WHAT[kind]}. Try again in {wait}."
     headers = {"Retry-After": str(seconds)}
     if wants_json(request):
         return error_response("rate_limited", detail, headers=headers)
