@@ -26,12 +26,20 @@ NOTSET = environ.Env.NOTSET
 
 
 class SettingError(ImproperlyConfigured):
-    """A variable of the environment holds a value its setting cannot take."""
+    """A variable of the environment holds a value its setting cannot take
+    (or is missing): the message is one line that names it."""
 
     def __init__(self, var: str, raw: str, takes: str) -> None:
         shown = raw if len(raw) <= 80 else raw[:77] + "..."
         super().__init__(f"{var}={shown!r} is not accepted: use {takes}")
         self.var = var
+
+    @classmethod
+    def missing(cls, var: str, why: str) -> SettingError:
+        error = cls.__new__(cls)
+        ImproperlyConfigured.__init__(error, f"{var} is not set. {why}")
+        error.var = var
+        return error
 
 
 class Env(environ.Env):
@@ -48,7 +56,7 @@ class Env(environ.Env):
 
     def _default(self, var: builtins.str, default: Any) -> Any:
         if default is NOTSET:
-            raise ImproperlyConfigured(f"{var} is not set")
+            raise SettingError.missing(var, "It has no default.")
         return default
 
     def bool(self, var: builtins.str, default: Any = NOTSET) -> builtins.bool:

@@ -11,10 +11,8 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
-from django.core.exceptions import ImproperlyConfigured
-
 from config.embedded import embedded_database
-from config.env import Env
+from config.env import Env, SettingError
 
 # Strict: a value its setting cannot take stops the program with one line.
 env = Env()
@@ -43,9 +41,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 _secret = env.str("SECRET_KEY", default="")
 if not _secret:
     if DEPLOYED:
-        raise ImproperlyConfigured(
-            "SECRET_KEY is not set. Set it in the environment (50+ random characters), "
-            "for example: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+        raise SettingError.missing(
+            "SECRET_KEY",
+            "A deployment (DATABASE_URL is set) needs its own: 50+ random characters, "
+            "for example from python -c 'import secrets; print(secrets.token_urlsafe(50))'",
         )
     _key_file = DATA_DIR / "secret_key"
     if not _key_file.exists():
