@@ -139,6 +139,12 @@ AXES_USERNAME_CALLABLE = "chatapp.accounts.throttling.login_name"
 AXES_LOCKOUT_CALLABLE = "chatapp.accounts.throttling.lockout_response"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+SILENCED_SYSTEM_CHECKS = [
+    # Lockout is per account on purpose: "ten wrong passwords for one account".
+    # Adding the IP would let an attacker who rotates addresses guess forever.
+    "axes.W006",
+]
+
 # Per-client-address throttles of what costs the server (chatapp.core.throttle):
 # attempts per address as "N/second|minute|hour|day", several joined by ";", or "off".
 THROTTLE_LOGIN = env.rates("THROTTLE_LOGIN", default="20/minute")
@@ -148,11 +154,6 @@ THROTTLE_PASSWORD_RESET = env.rates("THROTTLE_PASSWORD_RESET", default="10/hour"
 THROTTLE_EMAIL_CHANGE = env.rates("THROTTLE_EMAIL_CHANGE", default="5/hour")
 # The first part of the throttles' keys, after REDIS_PREFIX (tests vary it).
 THROTTLE_PREFIX = "throttle"
-SILENCED_SYSTEM_CHECKS = [
-    # Lockout is per account on purpose: "ten wrong passwords for one account".
-    # Adding the IP would let an attacker who rotates addresses guess forever.
-    "axes.W006",
-]
 
 # --- Email -------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
