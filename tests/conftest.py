@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+import uuid
 from collections.abc import Iterator
 from urllib.parse import urlparse
 
@@ -92,3 +93,10 @@ def make_user(db: None, password: str) -> Iterator[object]:
 def _fast_password_hashing(settings) -> None:  # type: ignore[no-untyped-def]
     # Real hashing costs ~0.3 s a call; the end-to-end tests still use it.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _throttles_per_test(settings) -> None:  # type: ignore[no-untyped-def]
+    # Throttle counts outlive a test (in Redis, or in the process's memory), and
+    # every test client comes from 127.0.0.1: each test counts under keys of its own.
+    settings.THROTTLE_PREFIX = f"throttle-{uuid.uuid4().hex}"

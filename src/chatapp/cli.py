@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from chatapp.core.serving import LISTEN_BACKLOG, WS_MAX_SIZE
+from config.env import Env, SettingError
 
 SETTINGS = "config.settings"
 
@@ -21,6 +22,14 @@ SETTINGS = "config.settings"
 def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", SETTINGS)
+    try:
+        run(args)
+    except SettingError as exc:
+        # A setting the environment gets wrong: one line that names it, no traceback.
+        sys.exit(f"chatapp: {exc}")
+
+
+def run(args: list[str]) -> None:
     if args and args[0] == "serve":
         serve(args[1:])
         return
@@ -34,17 +43,17 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         bench_main(args[1:])
         return
+    import django
     from django.core.management import execute_from_command_line
 
+    # Settings first, so that a bad one stops every command here: Django's own
+    # command line would put off the error (or, for some commands, skip it).
+    django.setup()
     execute_from_command_line(["chatapp", *args])
 
 
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name, "")
-    try:
-        return int(value) if value else default
-    except ValueError:
-        sys.exit(f"chatapp: {name}={value!r} is not a whole number")
+def _env_int(name: str, default: int, minimum: int = 1, maximum: int | None = None) -> int:
+    return Env().int(name, default=default, minimum=minimum, maximum=maximum)
 
 
 def serve_parser() -> argparse.ArgumentParser:
@@ -52,8 +61,8 @@ def serve_parser() -> argparse.ArgumentParser:
         prog="chatapp serve",
         description="Serve pages, the JSON API and /ws/ with uvicorn.",
     )
-    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=_env_int("PORT", 8000))
+    parser.add_argument("--host", default=Env().str("HOST", default="").strip() or "127.0.0.1")
+    parser.add_argument("--port", type=int, default=_env_int("PORT", 8000, 0, 65535))
     parser.add_argument(
         "--workers",
         type=int,
@@ -74,7 +83,7 @@ def serve_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--forwarded-allow-ips",
-        default=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        default=Env().str("FORWARDED_ALLOW_IPS", default="").strip() or "127.0.0.1",
         help="proxies whose X-Forwarded-For/-Proto headers are trusted",
     )
     parser.add_argument("--ws-ping-interval", type=float, default=20.0)
@@ -91,7 +100,7 @@ def serve_parser() -> argparse.ArgumentParser:
         default=_env_int("LISTEN_BACKLOG", LISTEN_BACKLOG),
         help=f"listen queue of the socket (default: $LISTEN_BACKLOG or {LISTEN_BACKLOG})",
     )
-    parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "info").lower())
+    parser.add_argument("--log-level", default=Env().log_level("LOG_LEVEL", "INFO").lower())
     return parser
 
 

@@ -11,13 +11,12 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
-import environ
-from django.core.exceptions import ImproperlyConfigured
-
 from chatapp.core.files import static_file_headers
 from config.embedded import embedded_database
+from config.env import Env, SettingError
 
-env = environ.Env()
+# Strict: a value its setting cannot take stops the program with one line.
+env = Env()
 
 # The checkout (or the folder the app is run from when installed elsewhere).
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -26,13 +25,13 @@ DATA_DIR = Path(env.str("CHATAPP_DATA_DIR", default=str(BASE_DIR / "var"))).reso
 DEBUG = env.bool("DEBUG", default=False)
 
 # --- Database -------------------------------------------------------------------
-if env.str("DATABASE_URL", default=""):
+if env.str("DATABASE_URL", default="").strip():
     DATABASES = {"default": env.db("DATABASE_URL")}
     DEPLOYED = True
 else:
     DATABASES = {"default": embedded_database(DATA_DIR)}
     DEPLOYED = False
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0, minimum=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -43,9 +42,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 _secret = env.str("SECRET_KEY", default="")
 if not _secret:
     if DEPLOYED:
-        raise ImproperlyConfigured(
-            "SECRET_KEY is not set. Set it in the environment (50+ random characters), "
-            "for example: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+        raise SettingError.missing(
+            "SECRET_KEY",
+            "A deployment (DATABASE_URL is set) needs its own: 50+ random characters, "
+            "for example from python -c 'import secrets; print(secrets.token_urlsafe(50))'",
         )
     _key_file = DATA_DIR / "secret_key"
     if not _key_file.exists():
@@ -56,7 +56,7 @@ if not _secret:
 SECRET_KEY = _secret
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+CSRF_TRUSTED_ORIGINS = env.origins("CSRF_TRUSTED_ORIGINS", default=[])
 
 # --- Applications ----------------------------------------------------------------
 INSTALLED_APPS = [
@@ -129,14 +129,15 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
 # Avatars: real images only, at most this many bytes, stored square at this size.
-AVATAR_MAX_BYTES = env.int("AVATAR_MAX_BYTES", default=5 * 1024 * 1024)
-AVATAR_SIZE = env.int("AVATAR_SIZE", default=256)
-AVATAR_MAX_PIXELS = env.int("AVATAR_MAX_PIXELS", default=40_000_000)
+AVATAR_MAX_BYTES = env.int("AVATAR_MAX_BYTES", default=5 * 1024 * 1024, minimum=1)
+AVATAR_SIZE = env.int("AVATAR_SIZE", default=256, minimum=16, maximum=4096)
+AVATAR_MAX_PIXELS = env.int("AVATAR_MAX_PIXELS", default=40_000_000, minimum=1)
 
-# Login throttling (django-axes): this many failures for one login name lock it
-# for the cool-off time; the API answers 429 with Retry-After.
-AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
-AXES_COOLOFF_TIME = timedelta(seconds=env.int("LOGIN_COOLOFF_SECONDS", default=900))
+# The login lock (django-axes): this many failures for one account lock it for
+# the cool-off time, whatever spelling of its name or e-mail address they typed
+# (chatapp.accounts.throttling); the API answers 429 with Retry-After.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10, minimum=1)
+AXES_COOLOFF_TIME = timedelta(seconds=env.int("LOGIN_COOLOFF_SECONDS", default=900, minimum=1))
 AXES_LOCKOUT_PARAMETERS = ["username"]
 AXES_USERNAME_CALLABLE = "chatapp.accounts.throttling.login_name"
 AXES_LOCKOUT_CALLABLE = "chatapp.accounts.throttling.lockout_response"
@@ -148,13 +149,23 @@ SILENCED_SYSTEM_CHECKS = [
     "axes.W006",
 ]
 
+# Per-client-address throttles of what costs the server (chatapp.core.throttle):
+# attempts per address as "N/second|minute|hour|day", several joined by ";", or "off".
+THROTTLE_LOGIN = env.rates("THROTTLE_LOGIN", default="20/minute")
+THROTTLE_REGISTER = env.rates("THROTTLE_REGISTER", default="10/hour")
+THROTTLE_PASSWORD_RESET = env.rates("THROTTLE_PASSWORD_RESET", default="10/hour")
+# Changes of e-mail address per account (each mails the new address).
+THROTTLE_EMAIL_CHANGE = env.rates("THROTTLE_EMAIL_CHANGE", default="5/hour")
+# The first part of the throttles' keys, after REDIS_PREFIX (tests vary it).
+THROTTLE_PREFIX = "throttle"
+
 # --- Email -------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 globals().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="chatapp <noreply@localhost>")
 
 # --- Realtime ----------------------------------------------------------------------
-REDIS_URL = env.str("REDIS_URL", default="")
+REDIS_URL = env.redis_url("REDIS_URL")
 # Every Redis key of this app starts with this. Live events only make sense for
 # the database they describe, so by default it names that database: two
 # deployments (or a test server and a dev server) sharing a Redis never see
@@ -169,7 +180,7 @@ REDIS_PREFIX = env.str(
 )
 # Each worker process receives all room events on one channel, so its queue
 # must hold a burst; anything dropped is filled from the database anyway.
-CHANNEL_CAPACITY = env.int("CHANNEL_CAPACITY", default=10_000)
+CHANNEL_CAPACITY = env.int("CHANNEL_CAPACITY", default=10_000, minimum=1)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -180,12 +191,16 @@ if REDIS_URL:
                         "address": REDIS_URL,
                         # channels-redis blocks 5 s in BZPOPMIN; redis-py 8's default
                         # 5 s socket timeout races it and kills the receive loop.
-                        "socket_timeout": env.float("REDIS_SOCKET_TIMEOUT", default=15.0),
+                        "socket_timeout": env.float(
+                            "REDIS_SOCKET_TIMEOUT", default=15.0, minimum=6.0
+                        ),
                         "socket_connect_timeout": 5.0,
                         "retry_on_timeout": True,
                         # redis-py raises "Too many connections" past this instead
                         # of waiting; per-process room subscriptions keep use low.
-                        "max_connections": env.int("REDIS_MAX_CONNECTIONS", default=1000),
+                        "max_connections": env.int(
+                            "REDIS_MAX_CONNECTIONS", default=1000, minimum=1
+                        ),
                     }
                 ],
                 "capacity": CHANNEL_CAPACITY,
@@ -202,32 +217,32 @@ else:
     }
 
 # Limits of PROTOCOL.md (all tunable).
-CHAT_MESSAGE_MAX_CHARS = env.int("CHAT_MESSAGE_MAX_CHARS", default=4000)
-CHAT_SEND_BURST = env.int("CHAT_SEND_BURST", default=20)
-CHAT_SEND_RATE = env.float("CHAT_SEND_RATE", default=5.0)
-CHAT_TYPING_INTERVAL = env.float("CHAT_TYPING_INTERVAL", default=2.0)
+CHAT_MESSAGE_MAX_CHARS = env.int("CHAT_MESSAGE_MAX_CHARS", default=4000, minimum=1)
+CHAT_SEND_BURST = env.int("CHAT_SEND_BURST", default=20, minimum=1)
+CHAT_SEND_RATE = env.float("CHAT_SEND_RATE", default=5.0, minimum=0.001)
+CHAT_TYPING_INTERVAL = env.float("CHAT_TYPING_INTERVAL", default=2.0, minimum=0)
 # Frames of any kind one socket may send: a burst, then a rate per second.
-WS_FRAME_BURST = env.int("WS_FRAME_BURST", default=60)
-WS_FRAME_RATE = env.float("WS_FRAME_RATE", default=20.0)
+WS_FRAME_BURST = env.int("WS_FRAME_BURST", default=60, minimum=1)
+WS_FRAME_RATE = env.float("WS_FRAME_RATE", default=20.0, minimum=0.001)
 # Frames queued for one socket before it counts as too slow (closed with 4408).
-WS_OUTBOX_SIZE = env.int("WS_OUTBOX_SIZE", default=1000)
+WS_OUTBOX_SIZE = env.int("WS_OUTBOX_SIZE", default=1000, minimum=1)
 # How often each worker checks that its sockets' sessions still exist.
-SESSION_CHECK_INTERVAL = env.float("SESSION_CHECK_INTERVAL", default=1.0)
+SESSION_CHECK_INTERVAL = env.float("SESSION_CHECK_INTERVAL", default=1.0, minimum=0.05)
 # Presence entries of a worker expire this long after it stops refreshing them.
-PRESENCE_TTL = env.float("PRESENCE_TTL", default=30.0)
+PRESENCE_TTL = env.float("PRESENCE_TTL", default=30.0, minimum=1.0)
 # Joins and leaves of a room within this many seconds make one presence frame.
-PRESENCE_DEBOUNCE = env.float("PRESENCE_DEBOUNCE", default=0.5)
+PRESENCE_DEBOUNCE = env.float("PRESENCE_DEBOUNCE", default=0.5, minimum=0)
 # On SIGTERM (and each worker SIGHUP restarts) sockets are closed with 1012
 # spread over this many seconds, so their clients do not all come back at once.
-DRAIN_SECONDS = env.float("DRAIN_SECONDS", default=5.0)
+DRAIN_SECONDS = env.float("DRAIN_SECONDS", default=5.0, minimum=0)
 # A client has this long to send a request's line and headers (from connecting,
 # or from the first byte of its next request) before it gets 408 and is dropped.
-HTTP_HEADER_TIMEOUT = env.float("HTTP_HEADER_TIMEOUT", default=10.0)
+HTTP_HEADER_TIMEOUT = env.float("HTTP_HEADER_TIMEOUT", default=10.0, minimum=0.1)
 # API tokens a user may hold at once (PROTOCOL.md, "Bots and load testers").
-MAX_TOKENS_PER_USER = env.int("MAX_TOKENS_PER_USER", default=20)
+MAX_TOKENS_PER_USER = env.int("MAX_TOKENS_PER_USER", default=20, minimum=1)
 # asyncpg pool of each worker (the hot path).
-CHAT_DB_POOL_MIN = env.int("CHAT_DB_POOL_MIN", default=2)
-CHAT_DB_POOL_MAX = env.int("CHAT_DB_POOL_MAX", default=10)
+CHAT_DB_POOL_MIN = env.int("CHAT_DB_POOL_MIN", default=2, minimum=0)
+CHAT_DB_POOL_MAX = env.int("CHAT_DB_POOL_MAX", default=10, minimum=max(1, CHAT_DB_POOL_MIN))
 
 # --- Static and media files --------------------------------------------------------
 STATIC_URL = "/static/"
@@ -255,7 +270,7 @@ SECURE_SSL_REDIRECT = HTTPS
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if HTTPS else 0)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if HTTPS else 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=HTTPS)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=HTTPS)
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -264,10 +279,12 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=14 * 24 * 3600)
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=14 * 24 * 3600, minimum=1)
 CSRF_COOKIE_SAMESITE = "Lax"
 CSRF_FAILURE_VIEW = "chatapp.core.errors.csrf_failure"
-DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=6 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int(
+    "DATA_UPLOAD_MAX_MEMORY_SIZE", default=6 * 1024 * 1024, minimum=1024
+)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 CONTENT_SECURITY_POLICY = env.str(
     "CONTENT_SECURITY_POLICY",
@@ -297,6 +314,6 @@ LOGGING = {
             "filters": ["outages_in_one_line"],
         }
     },
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["console"], "level": env.log_level("LOG_LEVEL", default="INFO")},
     "loggers": {"axes": {"level": "WARNING"}},
 }

@@ -8,6 +8,6 @@ from chatapp.accounts.models import User
 class ChatUserAdmin(UserAdmin):
     fieldsets = (
         *(UserAdmin.fieldsets or ()),
-        ("Chat profile", {"fields": ("avatar", "hide_email")}),
+        ("Chat profile", {"fields": ("avatar", "hide_email", "pending_email")}),
     )
     list_display = ("username", "email", "is_active", "is_staff", "date_joined")

@@ -14,6 +14,7 @@ from chatapp.accounts.models import User
 from chatapp.accounts.serializers import user_json
 from chatapp.core.api import api_view, form_errors, parse_fields, read_json
 from chatapp.core.errors import ApiError
+from chatapp.core.throttle import throttled
 
 
 async def current_user(request: HttpRequest) -> User:
@@ -29,6 +30,7 @@ async def csrf(request: HttpRequest) -> HttpResponse:
 
 
 @api_view("POST", login=False)
+@throttled("register")
 async def register(request: HttpRequest) -> HttpResponse:
     data = parse_fields(read_json(request), {"username": str, "email": str, "password": str})
     form = RegisterForm(data)
@@ -43,6 +45,7 @@ async def register(request: HttpRequest) -> HttpResponse:
 
 
 @api_view("POST", login=False)
+@throttled("login")
 async def login(request: HttpRequest) -> HttpResponse:
     data = parse_fields(read_json(request), {"login": str, "password": str})
     user = await aauthenticate(request, username=data["login"], password=data["password"])

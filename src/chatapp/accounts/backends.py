@@ -5,10 +5,10 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from axes.backends import AxesStandaloneBackend
 from django.contrib.auth.backends import ModelBackend
-from django.db.models import Q
 from django.http import HttpRequest
 
 from chatapp.accounts.models import User
+from chatapp.accounts.selectors import user_for_login
 
 
 class UsernameOrEmailBackend(ModelBackend):
@@ -23,9 +23,7 @@ class UsernameOrEmailBackend(ModelBackend):
     ) -> User | None:
         if not username or password is None:
             return None
-        login = username.strip()
-        lookup = Q(email__iexact=login) if "@" in login else Q(username__iexact=login)
-        user = User.objects.filter(lookup).order_by("id").first()
+        user = user_for_login(username)
         if user is None:
             # Spend the same time as a real check, so timing does not tell who exists.
             User().set_password(password)

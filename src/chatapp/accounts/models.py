@@ -36,6 +36,9 @@ class User(AbstractUser):
     hide_email = models.BooleanField(
         default=False, help_text="Hide my email address from other users."
     )
+    # An address the user asked to change to: it replaces ``email`` once the
+    # link mailed to it is followed (services.user_email_confirm).
+    pending_email = models.EmailField("new email address, not yet confirmed", blank=True)
 
     objects: ClassVar[ChatUserManager] = ChatUserManager()
 

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import logging
+
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
 
 from chatapp.accounts.models import User
 from chatapp.accounts.signals import user_registered
+
+logger = logging.getLogger(__name__)
+
+EMAIL_CONFIRM_SALT = "chatapp.accounts.email-confirm"
+EMAIL_CONFIRM_MAX_AGE = 3 * 24 * 3600  # seconds a confirmation link works
+
+
+class EmailConfirmFailed(Exception):
+    """A confirmation link that is forged, expired, superseded, or whose address
+    another account confirmed first."""
 
 
 def user_register(*, username: str, email: str, password: str) -> User:
@@ -24,21 +40,76 @@ def user_register(*, username: str, email: str, password: str) -> User:
 
 
 def user_profile_update(
-    *, user: User, email: str, hide_email: bool, avatar: ContentFile[bytes] | None = None
+    *, user: User, hide_email: bool, avatar: ContentFile[bytes] | None = None
 ) -> User:
     """Change the profile; a new avatar replaces the old one, whose file is
-    removed only once the change is committed."""
+    removed only once the change is committed. The e-mail address changes
+    through ``user_email_change_request``."""
     old_avatar_name = user.avatar.name if avatar is not None and user.avatar else None
     with transaction.atomic():
-        user.email = email
         user.hide_email = hide_email
         if avatar is not None:
             user.avatar.save(avatar.name or "avatar.webp", avatar, save=False)
-        user.save(update_fields=["email", "hide_email", "avatar"])
+        user.save(update_fields=["hide_email", "avatar"])
         if old_avatar_name:
             storage = user.avatar.storage
             transaction.on_commit(lambda: storage.delete(old_avatar_name))
     return user
+
+
+def user_email_change_request(*, user: User, email: str, site_url: str) -> None:
+    """Ask to change ``user``'s address to ``email``. Nothing changes until the
+    link mailed to that address is followed. When the address is another
+    account's, its owner is told instead (and gets no link); the asker sees
+    the same either way, so a hidden address is not confirmed to them."""
+    if email.lower() == user.email.lower():
+        if user.pending_email:
+            user.pending_email = ""
+            user.save(update_fields=["pending_email"])
+        return
+    owner = User.objects.filter(email__iexact=email).exclude(pk=user.pk).first()
+    user.pending_email = email
+    user.save(update_fields=["pending_email"])
+    if owner is not None:
+        context = {"user": owner, "login_url": site_url + reverse("accounts:login")}
+        context["reset_url"] = site_url + reverse("accounts:password_reset")
+        mail = ("Someone tried to use your email address", "accounts/email_taken_email.txt")
+    else:
+        token = signing.dumps({"user": user.pk, "email": email}, salt=EMAIL_CONFIRM_SALT)
+        link = site_url + reverse("accounts:email_confirm", kwargs={"token": token})
+        context = {"user": user, "link": link, "days": EMAIL_CONFIRM_MAX_AGE // 86400}
+        mail = ("Confirm your new email address", "accounts/email_confirm_email.txt")
+    subject, template = mail
+    body = render_to_string(template, context)
+    transaction.on_commit(lambda: _send(subject, body, email))
+
+
+def user_email_confirm(*, token: str) -> User:
+    """Follow a confirmation link: the address it was sent to becomes the
+    account's. Raises EmailConfirmFailed for a link that no longer applies."""
+    try:
+        data = signing.loads(token, salt=EMAIL_CONFIRM_SALT, max_age=EMAIL_CONFIRM_MAX_AGE)
+        user_id, email = int(data["user"]), str(data["email"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
+        raise EmailConfirmFailed("This link is not valid, or it has expired.") from exc
+    try:
+        with transaction.atomic():
+            user = User.objects.select_for_update().filter(pk=user_id).first()
+            if user is None or user.pending_email.lower() != email.lower():
+                raise EmailConfirmFailed("This link is for an address change that is over.")
+            user.email, user.pending_email = user.pending_email, ""
+            user.save(update_fields=["email", "pending_email"])
+    except IntegrityError as exc:
+        raise EmailConfirmFailed("Another account uses this address now.") from exc
+    return user
+
+
+def _send(subject: str, body: str, to: str) -> None:
+    try:
+        send_mail(subject, body, None, [to])
+    except Exception:
+        # As Django's password reset: a mail server that is down fails the mail, not the request.
+        logger.exception("Could not send %r to an address", subject)
 
 
 def users_create_in_bulk(*, prefix: str, count: int) -> list[User]:

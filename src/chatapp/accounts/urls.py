@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
 from chatapp.accounts import views
+from chatapp.core.throttle import throttled
 
 app_name = "accounts"
 
@@ -10,6 +11,7 @@ urlpatterns = [
     path("login/", views.login, name="login"),
     path("logout/", views.logout, name="logout"),
     path("profile/", views.profile_edit, name="profile_edit"),
+    path("email/confirm/<str:token>/", views.email_confirm, name="email_confirm"),
     path("u/<str:username>/", views.profile, name="profile"),
     # Django's own, well-audited password views (they run in a thread under ASGI).
     path(
@@ -30,12 +32,14 @@ urlpatterns = [
     ),
     path(
         "password/reset/",
-        auth_views.PasswordResetView.as_view(
-            template_name="accounts/password_form.html",
-            extra_context={"title": "Reset your password", "button": "Send reset link"},
-            email_template_name="accounts/password_reset_email.txt",
-            subject_template_name="accounts/password_reset_subject.txt",
-            success_url=reverse_lazy("accounts:password_reset_done"),
+        throttled("password_reset")(
+            auth_views.PasswordResetView.as_view(
+                template_name="accounts/password_form.html",
+                extra_context={"title": "Reset your password", "button": "Send reset link"},
+                email_template_name="accounts/password_reset_email.txt",
+                subject_template_name="accounts/password_reset_subject.txt",
+                success_url=reverse_lazy("accounts:password_reset_done"),
+            )
         ),
         name="password_reset",
     ),

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from chatapp.accounts import selectors, services
 from chatapp.accounts.forms import LoginForm, ProfileForm, RegisterForm
 from chatapp.accounts.models import User
+from chatapp.core.throttle import throttle, throttled, throttled_response
 
 
 def _next_url(request: HttpRequest, default: str = "/") -> str:
@@ -27,6 +28,7 @@ def _next_url(request: HttpRequest, default: str = "/") -> str:
 
 
 @require_http_methods(["GET", "POST"])
+@throttled("register")
 async def register(request: HttpRequest) -> HttpResponse:
     form = RegisterForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and await sync_to_async(form.is_valid)():
@@ -42,6 +44,7 @@ async def register(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@throttled("login")
 async def login(request: HttpRequest) -> HttpResponse:
     form = LoginForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
@@ -86,19 +89,45 @@ async def profile_edit(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = ProfileForm(request.POST, request.FILES, user=user)
         if await sync_to_async(form.is_valid)():
+            email = form.cleaned_data["email"]
+            changing = email.lower() not in {user.email.lower(), user.pending_email.lower()}
+            if changing:
+                # Each change mails the new address: a budget per account.
+                wait = await sync_to_async(throttle().hit)("email_change", f"user:{user.pk}")
+                if wait is not None:
+                    return throttled_response(request, "email_change", wait)
             await sync_to_async(services.user_profile_update)(
                 user=user,
-                email=form.cleaned_data["email"],
                 hide_email=form.cleaned_data["hide_email"],
                 avatar=form.cleaned_data["avatar"],
             )
+            if changing or email.lower() == user.email.lower():
+                await sync_to_async(services.user_email_change_request)(
+                    user=user, email=email, site_url=request.build_absolute_uri("/")[:-1]
+                )
             messages.success(request, "Your profile was saved.")
+            if changing:
+                messages.info(
+                    request,
+                    f"We sent a message to {email}. Your email address changes "
+                    "once you follow the link in it.",
+                )
             return redirect("accounts:profile", username=user.username)
         status = 400
     else:
         form = ProfileForm(initial={"email": user.email, "hide_email": user.hide_email}, user=user)
         status = 200
     return render(request, "accounts/profile_edit.html", {"form": form}, status=status)
+
+
+@require_http_methods(["GET"])
+async def email_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """The link of a change of address, mailed to the new address."""
+    try:
+        user = await sync_to_async(services.user_email_confirm)(token=token)
+    except services.EmailConfirmFailed as exc:
+        return render(request, "accounts/email_confirm.html", {"detail": str(exc)}, status=400)
+    return render(request, "accounts/email_confirm.html", {"confirmed": user})
 
 
 def page_user(request: HttpRequest) -> User:

@@ -1,0 +1,118 @@
+"""The strict reads of the environment (config.env)."""
+
+from __future__ import annotations
+
+import pytest
+
+from config.env import Env, SettingError
+
+
+def env_with(**values: str) -> Env:
+    env = Env()
+    env.ENVIRON = values
+    return env
+
+
+@pytest.mark.parametrize("word", ["true", "TRUE", "yes", "Y", "on", "1", " True "])
+def test_true_spellings(word: str) -> None:
+    assert env_with(X=word).bool("X", default=False) is True
+
+
+@pytest.mark.parametrize("word", ["false", "No", "off", "OFF", "0", "f"])
+def test_false_spellings(word: str) -> None:
+    assert env_with(X=word).bool("X", default=True) is False
+
+
+@pytest.mark.parametrize("word", ["flase", "2", "enabled", "-"])
+def test_other_words_are_not_booleans(word: str) -> None:
+    with pytest.raises(SettingError, match=r"^X=.* is not accepted: use true or false"):
+        env_with(X=word).bool("X", default=False)
+
+
+def test_blank_means_the_default() -> None:
+    env = env_with(A="", B="  ")
+    assert env.int("A", default=3) == 3
+    assert env.bool("B", default=True) is True
+    assert env.log_level("A", default="INFO") == "INFO"
+
+
+@pytest.mark.parametrize(
+    ("raw", "level"), [("info", "INFO"), ("Debug", "DEBUG"), ("warn", "WARNING")]
+)
+def test_log_levels_in_any_case(raw: str, level: str) -> None:
+    assert env_with(LOG_LEVEL=raw).log_level("LOG_LEVEL", default="INFO") == level
+
+
+def test_an_unknown_log_level_names_the_choices() -> None:
+    with pytest.raises(SettingError, match=r"LOG_LEVEL='verbose' .* DEBUG, INFO, WARNING"):
+        env_with(LOG_LEVEL="verbose").log_level("LOG_LEVEL", default="INFO")
+
+
+@pytest.mark.parametrize(("raw", "value"), [("10", 10), (" 1_000 ", 1000), ("+5", 5)])
+def test_whole_numbers(raw: str, value: int) -> None:
+    assert env_with(N=raw).int("N", default=0, minimum=0) == value
+
+
+@pytest.mark.parametrize("raw", ["ten", "1.5", "5/s", "-1", "70000"])
+def test_bad_whole_numbers(raw: str) -> None:
+    with pytest.raises(SettingError, match=r"^N=.* a whole number from 0 to 65535$"):
+        env_with(N=raw).int("N", default=0, minimum=0, maximum=65535)
+
+
+@pytest.mark.parametrize("raw", ["fast", "5/s", "nan", "inf", "1e999", "-0.5"])
+def test_bad_numbers(raw: str) -> None:
+    with pytest.raises(SettingError, match=r"^R=.* a number of at least 0$"):
+        env_with(R=raw).float("R", default=1.0, minimum=0)
+
+
+def test_lists_ignore_spaces_and_empty_items() -> None:
+    hosts = env_with(H=" chat.example.com, ,localhost ").list("H", default=[])
+    assert hosts == ["chat.example.com", "localhost"]
+
+
+def test_origins_need_their_scheme() -> None:
+    assert env_with(O="https://a.example").origins("O", default=[]) == ["https://a.example"]
+    with pytest.raises(SettingError, match=r"O='a.example'"):
+        env_with(O="https://b.example,a.example").origins("O", default=[])
+
+
+@pytest.mark.parametrize(
+    "raw", ["banana", "mysql://u@h/db", "postgres://u@h:notaport/db", "postgres://u@h"]
+)
+def test_database_urls_are_postgresql(raw: str) -> None:
+    with pytest.raises(SettingError, match=r"DATABASE_URL=.* a PostgreSQL URL"):
+        env_with(DATABASE_URL=raw).db("DATABASE_URL")
+
+
+def test_a_database_url() -> None:
+    config = env_with(DATABASE_URL="postgresql://u:p@db:5433/chat").db("DATABASE_URL")
+    assert (config["HOST"], config["PORT"], config["NAME"]) == ("db", 5433, "chat")
+
+
+@pytest.mark.parametrize("raw", ["banana", "http://r:6379", "redis://r:port/0"])
+def test_bad_redis_urls(raw: str) -> None:
+    with pytest.raises(SettingError, match=r"REDIS_URL=.* a Redis URL"):
+        env_with(REDIS_URL=raw).redis_url("REDIS_URL")
+
+
+def test_mail_urls() -> None:
+    assert env_with(E="smtp+tls://u:p@mail:587").email_url("E")["EMAIL_PORT"] == 587
+    with pytest.raises(SettingError, match=r"E='banana' .* a mail URL"):
+        env_with(E="banana").email_url("E")
+
+
+@pytest.mark.parametrize(("raw", "value"), [("20/minute", "20/minute"), ("OFF", "off")])
+def test_rates(raw: str, value: str) -> None:
+    assert env_with(T=raw).rates("T", default="1/second") == value
+
+
+@pytest.mark.parametrize("raw", ["fast", "20", "0/minute", "20/fortnight"])
+def test_bad_rates(raw: str) -> None:
+    with pytest.raises(SettingError, match=r"T=.* N/second, N/minute"):
+        env_with(T=raw).rates("T", default="1/second")
+
+
+def test_a_long_value_is_cut_in_the_message() -> None:
+    with pytest.raises(SettingError) as caught:
+        env_with(X="y" * 500).bool("X", default=False)
+    assert len(str(caught.value)) < 200
