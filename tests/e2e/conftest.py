@@ -12,6 +12,16 @@ import pytest
 @pytest.fixture
 def e2e_database_url() -> Iterator[str]:
     """A fresh database on the real PostgreSQL of DATABASE_URL, dropped afterwards."""
+    yield from fresh_database()
+
+
+@pytest.fixture(scope="module")
+def module_database_url() -> Iterator[str]:
+    """The same, shared by the tests of one module (their servers start once)."""
+    yield from fresh_database()
+
+
+def fresh_database() -> Iterator[str]:
     url = os.environ.get("DATABASE_URL", "")
     if not url:
         pytest.skip("DATABASE_URL is not set (CI always sets it)")

@@ -21,15 +21,17 @@ TIMEOUT = 1.5  # HTTP_HEADER_TIMEOUT of the server under test
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
-    # The embedded database: these requests never reach a view that needs data.
+def server(
+    module_database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, int]]:
     data = tmp_path_factory.mktemp("slow-clients")
     env = base_env(
+        DATABASE_URL=module_database_url,
         SECRET_KEY="e2e-" + uuid.uuid4().hex * 2,
         CHATAPP_DATA_DIR=str(data / "data"),
         HTTP_HEADER_TIMEOUT=str(TIMEOUT),
     )
-    with chatapp_server(env=env, log_path=data / "server.log") as base:
+    with chatapp_server(env=env, log_path=data / "server.log", args=("--migrate",)) as base:
         parts = urlsplit(base)
         assert parts.hostname and parts.port
         yield parts.hostname, parts.port

@@ -5,17 +5,14 @@ sharing a fresh database and a Redis of the test's own."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse, urlunparse
 
 import httpx
-import psycopg
 import pytest
 from websockets.exceptions import ConnectionClosed
 
@@ -29,22 +26,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 READ_TIMEOUT = 3  # nginx's proxy_read_timeout on /ws/ in this test (seconds)
 PING_INTERVAL = "1"  # the servers ping every socket this often, through nginx
-
-
-@pytest.fixture(scope="module")
-def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    url = os.environ.get("DATABASE_URL", "")
-    if not url:
-        pytest.fail("DATABASE_URL is not set")
-    name = f"chatapp_proxy_{uuid.uuid4().hex[:10]}"
-    admin = urlunparse(urlparse(url)._replace(scheme="postgresql"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunparse(urlparse(url)._replace(path=f"/{name}"))
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 class Stack:
@@ -70,14 +51,14 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     folder = tmp_path_factory.mktemp("proxy")
     redis = RedisServer(folder / "redis")
     redis.start()
     static_root, media_root = folder / "static", folder / "media"
     media_root.mkdir()
     env = base_env(
-        DATABASE_URL=database,
+        DATABASE_URL=module_database_url,
         REDIS_URL=redis.url,
         SECRET_KEY="proxy-" + uuid.uuid4().hex * 2,
         CHATAPP_DATA_DIR=str(folder / "data"),
