@@ -1,0 +1,60 @@
+"""What clients send over HTTP: the JSON bodies of the API and the query
+strings of the API and the pages. Unknown fields are ignored."""
+
+from __future__ import annotations
+
+from msgspec import Struct
+
+from chatapp.wire.scalars import Email, Int64, Login, Password, Positive, Text, Username
+
+# --- JSON bodies -----------------------------------------------------------------------
+
+
+class RegisterBody(Struct):
+    username: Username
+    email: Email
+    password: Password
+
+
+class LoginBody(Struct):
+    login: Login  # a username or an email address
+    password: Password
+
+
+class FriendRequestBody(Struct):
+    to: Int64  # a user id
+
+
+class PrivateRoomBody(Struct):
+    user: Int64
+
+
+class NotificationsReadBody(Struct):
+    up_to: Int64
+
+
+# --- query strings (numbers written in decimal) ----------------------------------------
+
+
+class UserSearchQuery(Struct):
+    q: Text = ""
+
+
+class MessagesQuery(Struct):
+    before_seq: Positive | None = None
+    limit: Positive | None = None  # at most HISTORY_LIMIT_MAX: larger asks get that many
+
+
+class NotificationsQuery(Struct):
+    before: Int64 | None = None  # the smallest id already shown
+
+
+class MessageForm(Struct):
+    """The room page's send form (the page without scripts)."""
+
+    body: Text = ""
+    client_id: Text = ""
+
+
+class NotificationsReadForm(Struct):
+    up_to: Int64 | None = None

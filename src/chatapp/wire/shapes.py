@@ -1,0 +1,133 @@
+"""The shapes of PROTOCOL.md ("Shapes" and the answers of the HTTP JSON API),
+as the server writes them. Field order is the order on the wire.
+
+Adding a field here adds it to every answer and frame that carries the shape;
+the contract allows adding, never removing or renaming."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from msgspec import UNSET, Struct, UnsetType, field
+
+
+class User(Struct):
+    id: int
+    username: str
+    avatar: str  # a URL
+
+
+class UserWithRelation(User):
+    """A user as ``/api/users`` lists it: how the caller stands with them."""
+
+    relation: Literal["self", "friend", "request_sent", "request_received", "none"]
+
+
+class Message(Struct):
+    id: int
+    room: int
+    seq: int
+    author: User
+    body: str
+    created_at: str  # ISO 8601, UTC, with a Z
+    client_id: str | None
+
+
+class LastMessage(Struct):
+    """Added by this server: a room's latest message, as a room list shows it."""
+
+    author: str  # a username
+    body: str  # shortened
+    created_at: str
+
+
+class Room(Struct):
+    id: int
+    kind: Literal["public", "private"]
+    title: str
+    peer: User | None
+    unread: int
+    last_seq: int
+    last_message: LastMessage | None  # added by this server
+
+
+class Notification(Struct):
+    id: int
+    kind: str
+    actor: User | None
+    text: str
+    url: str
+    created_at: str
+    read: bool
+
+
+class FriendRequest(Struct):
+    id: int
+    from_user: User = field(name="from")
+    to_user: User = field(name="to")
+    status: str
+
+
+class ErrorDetail(Struct):
+    code: str
+    detail: str
+    fields: dict[str, list[str]] | UnsetType = UNSET
+
+
+class Error(Struct):
+    """Every HTTP failure: ``{"error": {"code", "detail", "fields"?}}``."""
+
+    error: ErrorDetail
+
+
+# --- answers of the HTTP JSON API, in the order of PROTOCOL.md ------------------------
+
+
+class CsrfToken(Struct):
+    csrf_token: str
+
+
+class UserAnswer(Struct):
+    user: User
+
+
+class UserResults(Struct):
+    results: list[UserWithRelation]
+
+
+class Friends(Struct):
+    results: list[User]
+
+
+class FriendRequests(Struct):
+    incoming: list[FriendRequest]
+    outgoing: list[FriendRequest]
+
+
+class Rooms(Struct):
+    results: list[Room]
+
+
+class MessagesPage(Struct):
+    messages: list[Message]  # oldest first
+    has_more: bool
+
+
+class NotificationsPage(Struct):
+    results: list[Notification]  # newest first
+    unread: int
+    has_more: bool
+
+
+class Unread(Struct):
+    unread: int
+
+
+class Health(Struct):
+    status: Literal["ok", "unavailable"]
+    db: Literal["ok", "down"]
+    layer: Literal["ok", "down"]
+
+
+class Readiness(Struct):
+    status: Literal["ready", "draining"]
