@@ -9,6 +9,7 @@ from unittest import mock
 import pytest
 from asgiref.sync import sync_to_async
 
+from chatapp import wire
 from chatapp.chat import selectors, services, sql
 from chatapp.chat.models import Room
 from chatapp.friends import services as friends
@@ -37,8 +38,8 @@ async def test_a_private_message_moves_the_room_up_in_both_lists(make_user) -> N
     room = await Room.objects.aget(kind="private")
     sent: list[tuple[int, dict[str, Any]]] = []
 
-    async def to_user(user_id: int, frame: dict[str, Any]) -> None:
-        sent.append((user_id, frame))
+    async def to_user(user_id: int, frame: wire.ServerFrame) -> None:
+        sent.append((user_id, wire.to_builtins(frame)))
 
     with (
         mock.patch("chatapp.realtime.events.to_user", to_user),
@@ -73,8 +74,8 @@ async def test_a_lobby_message_is_not_unread_for_its_author(make_user) -> None:
         await services.message_send(
             room_id=lobby.pk, room_kind="public", author_id=alice.pk, body="two", client_id="a1"
         )
-    unread = {
-        user.username: (await selectors.room_for_user(user.pk, lobby.pk) or {})["unread"]
-        for user in (alice, bob)
+    shapes = {
+        user.username: await selectors.room_for_user(user.pk, lobby.pk) for user in (alice, bob)
     }
+    unread = {name: shape.unread for name, shape in shapes.items() if shape is not None}
     assert unread == {"alice": 0, "bob": 1}

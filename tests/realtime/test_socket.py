@@ -93,6 +93,7 @@ async def test_a_socket_that_crashes_leaves_nothing_behind(
 
 
 async def test_a_draining_socket_answers_the_frame_in_hand_before_closing_with_1012() -> None:
+    from chatapp import wire
     from chatapp.realtime import protocol
     from chatapp.realtime.hub import close_hub, hub
     from chatapp.realtime.socket import Identity, SocketApp
@@ -100,17 +101,17 @@ async def test_a_draining_socket_answers_the_frame_in_hand_before_closing_with_1
     release = asyncio.Event()
     started = asyncio.Event()
 
-    async def slow_send(socket: Any, frame: dict[str, Any]) -> None:
+    async def slow_send(socket: Any, frame: wire.Send) -> None:
         started.set()
         await release.wait()  # as a send waits on PostgreSQL
-        socket.push({"type": "ack", "client_id": frame["client_id"]})
+        socket.push(wire.AckFrame(client_id=frame.client_id, message=None))
 
     class Endpoint:
-        handlers = {"send": slow_send}
+        handlers = {wire.Send: slow_send}
         source: Any = None
 
         async def authenticate(self, scope: Any) -> Identity:
-            user = {"id": 7, "username": "alice", "avatar": ""}
+            user = wire.User(id=7, username="alice", avatar="")
             return Identity(user_id=7, session_key="k", user=user, hello='{"type":"hello"}')
 
         async def live_sessions(self, keys: list[str]) -> set[str]:

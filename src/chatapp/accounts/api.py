@@ -5,15 +5,17 @@ from __future__ import annotations
 from asgiref.sync import sync_to_async
 from django.contrib.auth import aauthenticate, alogin, alogout
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
+from msgspec.structs import asdict
 
+from chatapp import wire
 from chatapp.accounts import selectors
 from chatapp.accounts.forms import RegisterForm
 from chatapp.accounts.models import User
-from chatapp.accounts.serializers import user_json
-from chatapp.core.api import api_view, form_errors, parse_fields, read_json
-from chatapp.core.errors import ApiError
+from chatapp.accounts.serializers import user_shape
+from chatapp.core.api import api_view, form_errors, read_body, read_query
+from chatapp.core.errors import ApiError, json_response
 from chatapp.core.throttle import throttled
 
 
@@ -26,14 +28,13 @@ async def current_user(request: HttpRequest) -> User:
 
 @api_view("GET", login=False)
 async def csrf(request: HttpRequest) -> HttpResponse:
-    return JsonResponse({"csrf_token": get_token(request)})
+    return json_response(wire.CsrfToken(csrf_token=get_token(request)))
 
 
 @api_view("POST", login=False)
 @throttled("register")
 async def register(request: HttpRequest) -> HttpResponse:
-    data = parse_fields(read_json(request), {"username": str, "email": str, "password": str})
-    form = RegisterForm(data)
+    form = RegisterForm(asdict(read_body(request, wire.RegisterBody)))
     if not await sync_to_async(form.is_valid)():
         raise ApiError("invalid", "Registration failed.", fields=form_errors(form.errors))
     try:
@@ -41,19 +42,19 @@ async def register(request: HttpRequest) -> HttpResponse:
     except ValidationError as exc:
         raise ApiError("invalid", "Registration failed.", fields=form_errors(form.errors)) from exc
     await alogin(request, user, backend="chatapp.accounts.backends.UsernameOrEmailBackend")
-    return JsonResponse({"user": user_json(user)}, status=201)
+    return json_response(wire.UserAnswer(user=user_shape(user)), status=201)
 
 
 @api_view("POST", login=False)
 @throttled("login")
 async def login(request: HttpRequest) -> HttpResponse:
-    data = parse_fields(read_json(request), {"login": str, "password": str})
-    user = await aauthenticate(request, username=data["login"], password=data["password"])
+    body = read_body(request, wire.LoginBody)
+    user = await aauthenticate(request, username=body.login, password=body.password)
     if user is None:
         # When this failure locks the account, AxesMiddleware answers 429 instead.
         raise ApiError("invalid", "Wrong username, email or password.")
     await alogin(request, user)
-    return JsonResponse({"user": user_json(user)})
+    return json_response(wire.UserAnswer(user=user_shape(user)))
 
 
 @api_view("POST", login=False)
@@ -64,14 +65,16 @@ async def logout(request: HttpRequest) -> HttpResponse:
 
 @api_view("GET")
 async def me(request: HttpRequest) -> HttpResponse:
-    return JsonResponse(user_json(await current_user(request)))
+    return json_response(user_shape(await current_user(request)))
 
 
 @api_view("GET")
 async def users(request: HttpRequest) -> HttpResponse:
     viewer = await current_user(request)
-    query = request.GET.get("q", "")[:100]
+    query = read_query(request, wire.UserSearchQuery).q[:100]
     found = await sync_to_async(selectors.user_search)(viewer=viewer, query=query)
-    return JsonResponse(
-        {"results": [{**user_json(user), "relation": relation} for user, relation in found]}
-    )
+    results = [
+        wire.UserWithRelation(**asdict(user_shape(user)), relation=relation)
+        for user, relation in found
+    ]
+    return json_response(wire.UserResults(results=results))

@@ -6,7 +6,8 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from chatapp.accounts.serializers import user_json
+from chatapp import wire
+from chatapp.accounts.serializers import user_shape
 
 
 def me(request: HttpRequest) -> dict[str, Any]:
@@ -15,4 +16,4 @@ def me(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"me": None}
-    return {"me": user_json(user)}
+    return {"me": wire.to_builtins(user_shape(user))}

@@ -1,12 +1,11 @@
-"""The User shape of the wire contract."""
+"""The User shape of the wire contract, from a user."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from django.conf import settings
 from django.templatetags.static import static
 
+from chatapp import wire
 from chatapp.accounts.models import User
 
 DEFAULT_AVATAR = "chatapp/avatar-default.svg"
@@ -21,5 +20,10 @@ def avatar_url(user: User) -> str:
     return avatar_from_name(user.avatar.name or "")
 
 
-def user_json(user: User) -> dict[str, Any]:
-    return {"id": user.pk, "username": user.username, "avatar": avatar_url(user)}
+def user_shape(user: User) -> wire.User:
+    return wire.User(id=user.pk, username=user.username, avatar=avatar_url(user))
+
+
+def user_shape_of(user_id: int, username: str, avatar_name: str) -> wire.User:
+    """The User shape from the columns of a raw query (``avatar_name`` as stored)."""
+    return wire.User(id=user_id, username=username, avatar=avatar_from_name(avatar_name))

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from chatapp.accounts.serializers import avatar_from_name
+from chatapp import wire
+from chatapp.accounts.serializers import user_shape_of
 from chatapp.chat import sql
 from chatapp.chat.models import LOBBY_TITLE, Room
-from chatapp.chat.serializers import iso_utc, shorten
+from chatapp.chat.serializers import shorten
 
 
 async def lobby() -> Room | None:
@@ -30,44 +31,40 @@ ROOMS_SQL = """
 """
 
 
-def _room_json(r: Any) -> dict[str, Any]:
+def _room_shape(r: Any) -> wire.Room:
     peer = None
     if r["peer_id"] is not None:
-        peer = {
-            "id": r["peer_id"],
-            "username": r["peer_username"],
-            "avatar": avatar_from_name(r["peer_avatar"]),
-        }
-    return {
-        "id": r["id"],
-        "kind": r["kind"],
-        "title": peer["username"] if peer else r["title"],
-        "peer": peer,
-        "unread": int(r["unread"]),
-        "last_seq": int(r["last_seq"]),
-        "last_message": _last_message_json(r),
-    }
+        peer = user_shape_of(r["peer_id"], r["peer_username"], r["peer_avatar"])
+    return wire.Room(
+        id=r["id"],
+        kind=r["kind"],
+        title=peer.username if peer else r["title"],
+        peer=peer,
+        unread=int(r["unread"]),
+        last_seq=int(r["last_seq"]),
+        last_message=_last_message(r),
+    )
 
 
 LAST_MESSAGE_PREVIEW = 120
 
 
-def _last_message_json(r: Any) -> dict[str, Any] | None:
+def _last_message(r: Any) -> wire.LastMessage | None:
     """The room's latest message, shortened: what a room list shows under the title."""
     if r["last_at"] is None:
         return None
-    return {
-        "author": r["last_author"],
-        "body": shorten(r["last_body"], LAST_MESSAGE_PREVIEW),
-        "created_at": iso_utc(r["last_at"]),
-    }
+    return wire.LastMessage(
+        author=r["last_author"],
+        body=shorten(r["last_body"], LAST_MESSAGE_PREVIEW),
+        created_at=wire.iso_utc(r["last_at"]),
+    )
 
 
-async def rooms_for_user(user_id: int) -> list[dict[str, Any]]:
+async def rooms_for_user(user_id: int) -> list[wire.Room]:
     """The Room shapes a user sees: the public rooms, then open private rooms
     by latest activity, each with its peer, unread and last_seq. One query."""
     records = await (await sql.pool()).fetch(ROOMS_SQL, user_id, None)
-    return [_room_json(r) for r in records]
+    return [_room_shape(r) for r in records]
 
 
 HELLO_SQL = f"""
@@ -84,7 +81,7 @@ HELLO_SQL = f"""
 """
 
 
-async def socket_hello(user_id: int) -> tuple[sql.SocketUser, list[dict[str, Any]]] | None:
+async def socket_hello(user_id: int) -> tuple[sql.SocketUser, list[wire.Room]] | None:
     """What a socket's handshake needs of its user, and the Room shapes of its
     ``hello``, in one round trip; None when there is no such user."""
     records = await (await sql.pool()).fetch(HELLO_SQL, user_id, None)
@@ -99,10 +96,10 @@ async def socket_hello(user_id: int) -> tuple[sql.SocketUser, list[dict[str, Any
         is_active=first["user_is_active"],
         notifications_unread=int(first["user_notifications_unread"]),
     )
-    return user, [_room_json(r) for r in records if r["id"] is not None]
+    return user, [_room_shape(r) for r in records if r["id"] is not None]
 
 
-async def room_for_user(user_id: int, room_id: int) -> dict[str, Any] | None:
+async def room_for_user(user_id: int, room_id: int) -> wire.Room | None:
     """One Room shape, if the user may see that room."""
     records = await (await sql.pool()).fetch(ROOMS_SQL, user_id, room_id)
-    return _room_json(records[0]) if records else None
+    return _room_shape(records[0]) if records else None

@@ -1,17 +1,10 @@
-"""The Message and Room shapes of the wire contract."""
+"""The Message shape of the wire contract, from a row of ``chat.sql``."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
-from chatapp.accounts.serializers import avatar_from_name
+from chatapp import wire
+from chatapp.accounts.serializers import user_shape_of
 from chatapp.chat.sql import MessageRow
-
-
-def iso_utc(moment: datetime) -> str:
-    """The wire form of a time: ISO 8601 in UTC with a Z."""
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def shorten(text: str, limit: int) -> str:
@@ -19,17 +12,13 @@ def shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def message_json(row: MessageRow) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "room": row.room_id,
-        "seq": row.seq,
-        "author": {
-            "id": row.author_id,
-            "username": row.author_username,
-            "avatar": avatar_from_name(row.author_avatar),
-        },
-        "body": row.body,
-        "created_at": iso_utc(row.created_at),
-        "client_id": row.client_id,
-    }
+def message_shape(row: MessageRow) -> wire.Message:
+    return wire.Message(
+        id=row.id,
+        room=row.room_id,
+        seq=row.seq,
+        author=user_shape_of(row.author_id, row.author_username, row.author_avatar),
+        body=row.body,
+        created_at=wire.iso_utc(row.created_at),
+        client_id=row.client_id,
+    )

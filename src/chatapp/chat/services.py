@@ -3,15 +3,14 @@ after the commit: an ack (and any live frame) means the message is stored."""
 
 from __future__ import annotations
 
-from typing import Any
-
+from chatapp import wire
+from chatapp.accounts.serializers import user_shape_of
 from chatapp.chat import selectors, sql
-from chatapp.chat.serializers import iso_utc, message_json, shorten
+from chatapp.chat.serializers import message_shape, shorten
 from chatapp.chat.sql import MessageRow, NotificationRow
 from chatapp.realtime import events
 from chatapp.realtime.hub import hub
 from chatapp.realtime.limits import limits
-from chatapp.realtime.protocol import encode
 
 NOTIFICATION_PREVIEW = 100
 
@@ -53,15 +52,15 @@ async def message_send(
 
 def message_frame(row: MessageRow) -> str:
     """A ``message`` frame, encoded once for every socket."""
-    return encode({"type": "message", "message": message_json(row)})
+    return wire.encode_text(wire.MessageFrame(message=message_shape(row)))
 
 
-async def typing_announce(*, room_id: int, user: dict[str, Any]) -> None:
+async def typing_announce(*, room_id: int, user: wire.User) -> None:
     """Tell the room's other sockets the user is typing, at most every
     CHAT_TYPING_INTERVAL seconds per user and room."""
-    if await limits().allow_typing(user["id"], room_id):
-        text = encode({"type": "typing", "room": room_id, "user": user})
-        await events.to_room(room_id, text, skip_user=user["id"])
+    if await limits().allow_typing(user.id, room_id):
+        text = wire.encode_text(wire.TypingFrame(room=room_id, user=user))
+        await events.to_room(room_id, text, skip_user=user.id)
 
 
 async def _room_changed(row: MessageRow, peer: int) -> None:
@@ -70,7 +69,7 @@ async def _room_changed(row: MessageRow, peer: int) -> None:
     for user_id in (row.author_id, peer):
         shape = await selectors.room_for_user(user_id, row.room_id)
         if shape is not None:
-            await events.to_user(user_id, {"type": "room", "room": shape})
+            await events.to_user(user_id, wire.RoomFrame(room=shape))
 
 
 async def _notify_peer(row: MessageRow, peer: int) -> None:
@@ -84,41 +83,33 @@ async def _notify_peer(row: MessageRow, peer: int) -> None:
         text=f"{row.author_username}: {shorten(row.body, NOTIFICATION_PREVIEW)}",
         url=f"/chat/{row.room_id}/",
     )
-    actor = {"id": row.author_id, "username": row.author_username, "avatar": row.author_avatar}
+    actor = user_shape_of(row.author_id, row.author_username, row.author_avatar)
     await events.to_user(peer, _notification_frame(note, actor))
 
 
-def _notification_frame(note: NotificationRow, actor: dict[str, Any] | None) -> dict[str, Any]:
-    from chatapp.accounts.serializers import avatar_from_name
-
-    if actor is not None:
-        actor = {**actor, "avatar": avatar_from_name(actor["avatar"])}
-    return {
-        "type": "notification",
-        "notification": {
-            "id": note.id,
-            "kind": note.kind,
-            "actor": actor,
-            "text": note.text,
-            "url": note.url,
-            "created_at": iso_utc(note.created_at),
-            "read": note.read,
-        },
-        "unread": note.unread,
-    }
+def _notification_frame(note: NotificationRow, actor: wire.User) -> wire.NotificationFrame:
+    notification = wire.Notification(
+        id=note.id,
+        kind=note.kind,
+        actor=actor,
+        text=note.text,
+        url=note.url,
+        created_at=wire.iso_utc(note.created_at),
+        read=note.read,
+    )
+    return wire.NotificationFrame(notification=notification, unread=note.unread)
 
 
 async def room_read(*, room_id: int, user_id: int, seq: int) -> int:
     """Move the user's read marker and tell all of the user's sockets; reading a
     private room clears its private_message notification."""
     unread = await sql.read_marker_set(room_id, user_id, seq)
-    await events.to_user(user_id, {"type": "unread", "room": room_id, "count": unread})
+    await events.to_user(user_id, wire.UnreadFrame(room=room_id, count=unread))
     if unread == 0:
         notifications_unread = await sql.private_message_notifications_clear(
             room_id=room_id, user_id=user_id
         )
         if notifications_unread >= 0:
-            await events.to_user(
-                user_id, {"type": "notifications_unread", "unread": notifications_unread}
-            )
+            frame = wire.NotificationsUnreadFrame(unread=notifications_unread)
+            await events.to_user(user_id, frame)
     return unread

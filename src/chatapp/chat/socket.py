@@ -10,7 +10,6 @@ on the asyncpg pool, never on the ORM's one thread.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 from urllib.parse import parse_qs
 
 from asgiref.typing import WebSocketScope
@@ -20,10 +19,10 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.http.cookie import parse_cookie
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from chatapp.accounts.serializers import avatar_from_name
+from chatapp import wire
+from chatapp.accounts.serializers import user_shape_of
 from chatapp.chat import selectors, services, sql
-from chatapp.chat.serializers import message_json
-from chatapp.realtime import protocol
+from chatapp.chat.serializers import message_shape
 from chatapp.realtime.hub import RoomSource, hub
 from chatapp.realtime.limits import limits
 from chatapp.realtime.protocol import FrameError
@@ -58,16 +57,11 @@ def _header(scope: WebSocketScope, name: bytes) -> str:
     return b", ".join(value for key, value in scope["headers"] if key == name).decode("latin-1")
 
 
-def _identity(user: sql.SocketUser, rooms: list[dict[str, Any]], credential: str) -> Identity:
-    shape = {"id": user.id, "username": user.username, "avatar": avatar_from_name(user.avatar)}
-    hello = {
-        "type": "hello",
-        "user": shape,
-        "rooms": rooms,
-        "notifications_unread": user.notifications_unread,
-    }
+def _identity(user: sql.SocketUser, rooms: list[wire.Room], credential: str) -> Identity:
+    shape = user_shape_of(user.id, user.username, user.avatar)
+    hello = wire.HelloFrame(user=shape, rooms=rooms, notifications_unread=user.notifications_unread)
     return Identity(
-        user_id=user.id, session_key=credential, user=shape, hello=protocol.encode(hello)
+        user_id=user.id, session_key=credential, user=shape, hello=wire.encode_text(hello)
     )
 
 
@@ -76,7 +70,7 @@ class ChatEndpoint:
 
     def __init__(self) -> None:
         self.source: RoomSource = self  # the database is where gaps are filled from
-        self.handlers: Mapping[str, Handler] = HANDLERS
+        self.handlers: Mapping[type[wire.ClientFrame], Handler] = HANDLERS
 
     async def authenticate(self, scope: WebSocketScope) -> Identity | None:
         """The user of the handshake's API token or else of its session
@@ -148,23 +142,17 @@ class ChatEndpoint:
         return [(row.seq, services.message_frame(row)) for row in rows]
 
 
-# --- client frames -----------------------------------------------------------------
+# --- client frames: each arrives decoded and checked (``chatapp.wire.frames``) ------
 
 
-async def _room(socket: Socket, frame: dict[str, Any]) -> tuple[int, str, int]:
-    """The room named by the frame, its kind and last_seq, if the user may use it."""
-    room_id = protocol.field_room(frame)
-    found = await sql.room_access(room_id, socket.user_id)
-    if found is None:
-        raise FrameError(protocol.NOT_FOUND, "No such room.", protocol.ref_of(frame))
-    return room_id, found[0], found[1]
+async def _check_room(socket: Socket, frame: wire.Typing | wire.Read | wire.History) -> None:
+    """Refuse the frame unless the user may use the room it names."""
+    if await sql.room_access(frame.room, socket.user_id) is None:
+        raise FrameError(wire.codes.NOT_FOUND, "No such room.", wire.frame_ref(frame))
 
 
-async def on_subscribe(socket: Socket, frame: dict[str, Any]) -> None:
-    after = protocol.field_int(frame, "after_seq", optional=True)
-    if after is not None and after < 0:
-        raise FrameError(protocol.INVALID, '"after_seq" must not be negative.')
-    room_id = protocol.field_room(frame)
+async def on_subscribe(socket: Socket, frame: wire.Subscribe) -> None:
+    room_id, after = frame.room, frame.after_seq
     # Joined first, then read: anything published from here on is seen live or
     # caught up from the database. Nothing reaches the socket before
     # ``start_delivery``, so joining a room it may not read shows it nothing;
@@ -173,75 +161,71 @@ async def on_subscribe(socket: Socket, frame: dict[str, Any]) -> None:
     found = await sql.room_access(room_id, socket.user_id)
     if found is None:
         await socket.leave(room_id)
-        raise FrameError(protocol.NOT_FOUND, "No such room.", protocol.ref_of(frame))
+        raise FrameError(wire.codes.NOT_FOUND, "No such room.", wire.frame_ref(frame))
     last_seq = found[1]
     await socket.show(room_id, sub)
     online = await hub().online(room_id)
-    socket.push({"type": "subscribed", "room": room_id, "last_seq": last_seq, "online": online})
+    socket.push(wire.SubscribedFrame(room=room_id, last_seq=last_seq, online=online))
     start = last_seq if after is None else min(after, last_seq)
     socket.start_delivery(room_id, sub, start, last_seq)
 
 
-async def on_unsubscribe(socket: Socket, frame: dict[str, Any]) -> None:
-    room_id = protocol.field_room(frame)
-    await socket.leave(room_id)
-    socket.push({"type": "unsubscribed", "room": room_id})
+async def on_unsubscribe(socket: Socket, frame: wire.Unsubscribe) -> None:
+    await socket.leave(frame.room)
+    socket.push(wire.UnsubscribedFrame(room=frame.room))
 
 
-async def on_send(socket: Socket, frame: dict[str, Any]) -> None:
-    send = protocol.parse_send(frame, max_body=settings.CHAT_MESSAGE_MAX_CHARS)
-    access = await sql.room_access(send.room, socket.user_id)
+async def on_send(socket: Socket, frame: wire.Send) -> None:
+    body = frame.body.strip()
+    if not body:
+        raise FrameError(wire.codes.INVALID, "The message is empty.", frame.client_id)
+    if len(body) > settings.CHAT_MESSAGE_MAX_CHARS:
+        detail = f"A message is at most {settings.CHAT_MESSAGE_MAX_CHARS} characters."
+        raise FrameError(wire.codes.TOO_LARGE, detail, frame.client_id)
+    access = await sql.room_access(frame.room, socket.user_id)
     if access is None:
-        raise FrameError(protocol.NOT_FOUND, "No such room.", send.client_id)
+        raise FrameError(wire.codes.NOT_FOUND, "No such room.", frame.client_id)
     if not await limits().allow_send(socket.user_id):
-        raise FrameError(protocol.RATE_LIMITED, "You are sending too fast.", send.client_id)
+        raise FrameError(wire.codes.RATE_LIMITED, "You are sending too fast.", frame.client_id)
     row, _ = await services.message_send(
-        room_id=send.room,
+        room_id=frame.room,
         room_kind=access[0],
         author_id=socket.user_id,
-        body=send.body,
-        client_id=send.client_id,
+        body=body,
+        client_id=frame.client_id,
     )
-    socket.push({"type": "ack", "client_id": send.client_id, "message": message_json(row)})
+    socket.push(wire.AckFrame(client_id=frame.client_id, message=message_shape(row)))
 
 
-async def on_history(socket: Socket, frame: dict[str, Any]) -> None:
-    before = protocol.field_int(frame, "before_seq", optional=True)
-    limit = protocol.parse_history_limit(frame)
-    room_id, _, _ = await _room(socket, frame)
-    rows, has_more = await sql.messages_before(room_id, before, limit)
-    socket.push(
-        {
-            "type": "history",
-            "room": room_id,
-            "messages": [message_json(row) for row in rows],
-            "has_more": has_more,
-        }
-    )
+async def on_history(socket: Socket, frame: wire.History) -> None:
+    await _check_room(socket, frame)
+    limit = frame.limit or wire.HISTORY_LIMIT_DEFAULT
+    rows, has_more = await sql.messages_before(frame.room, frame.before_seq, limit)
+    messages = [message_shape(row) for row in rows]
+    socket.push(wire.HistoryFrame(room=frame.room, messages=messages, has_more=has_more))
 
 
-async def on_typing(socket: Socket, frame: dict[str, Any]) -> None:
-    room_id, _, _ = await _room(socket, frame)
-    if room_id in socket.subscriptions:
-        await services.typing_announce(room_id=room_id, user=socket.user)
+async def on_typing(socket: Socket, frame: wire.Typing) -> None:
+    await _check_room(socket, frame)
+    if frame.room in socket.subscriptions:
+        await services.typing_announce(room_id=frame.room, user=socket.user)
 
 
-async def on_read(socket: Socket, frame: dict[str, Any]) -> None:
-    seq = protocol.field_int(frame, "seq")
-    room_id, _, _ = await _room(socket, frame)
-    await services.room_read(room_id=room_id, user_id=socket.user_id, seq=seq or 0)
+async def on_read(socket: Socket, frame: wire.Read) -> None:
+    await _check_room(socket, frame)
+    await services.room_read(room_id=frame.room, user_id=socket.user_id, seq=frame.seq)
 
 
-async def on_ping(socket: Socket, frame: dict[str, Any]) -> None:
-    socket.push({"type": "pong"})
+async def on_ping(socket: Socket, frame: wire.Ping) -> None:
+    socket.push(wire.PongFrame())
 
 
-HANDLERS: Mapping[str, Handler] = {
-    "subscribe": on_subscribe,
-    "unsubscribe": on_unsubscribe,
-    "send": on_send,
-    "history": on_history,
-    "typing": on_typing,
-    "read": on_read,
-    "ping": on_ping,
+HANDLERS: Mapping[type[wire.ClientFrame], Handler] = {
+    wire.Subscribe: on_subscribe,
+    wire.Unsubscribe: on_unsubscribe,
+    wire.Send: on_send,
+    wire.History: on_history,
+    wire.Typing: on_typing,
+    wire.Read: on_read,
+    wire.Ping: on_ping,
 }

@@ -1,16 +1,19 @@
-"""Helpers every JSON API view uses: method and login checks, JSON bodies,
-typed field parsing, and the Error shape for anything that goes wrong."""
+"""The HTTP edge: method and login checks, and the one way in for what a
+request carries (JSON bodies, query strings, form fields), each read into its
+wire type (``chatapp.wire``) or refused with 400 and the field at fault, never
+a 500. Answers go out through ``chatapp.core.errors.json_response``."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Coroutine
 from functools import wraps
 from typing import Any, TypeVar
 
-from django.http import HttpRequest, HttpResponseBase
+from django.conf import settings
+from django.http import HttpRequest, HttpResponseBase, QueryDict
 
-from chatapp.core.errors import ApiError, error_response
+from chatapp import wire
+from chatapp.core.errors import ApiError, BadInput, error_response
 
 View = Callable[..., Coroutine[Any, Any, HttpResponseBase]]
 T = TypeVar("T")
@@ -43,44 +46,43 @@ def api_view(*methods: str, login: bool = True) -> Callable[[View], View]:
     return decorator
 
 
-def read_json(request: HttpRequest) -> dict[str, Any]:
-    """The request body as a JSON object; an empty body is an empty object."""
-    if not request.body:
-        return {}
+def read_body(request: HttpRequest, kind: type[T]) -> T:
+    """The JSON body as ``kind``: 415 unless it is JSON, 413 over
+    ``API_BODY_MAX_BYTES`` (checked before reading), 400 with every field at
+    fault otherwise. An empty body is an empty object."""
+    if request.content_type != "application/json" and _length(request) != 0:
+        raise BadInput("Send the body as application/json.", code="unsupported_media_type")
+    limit = settings.API_BODY_MAX_BYTES
+    if _length(request) > limit or len(request.body) > limit:
+        raise BadInput(f"A JSON body is at most {limit} bytes.", code="too_large")
     try:
-        data = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError("invalid", "The body is not valid JSON.") from exc
-    if not isinstance(data, dict):
-        raise ApiError("invalid", "The body must be a JSON object.")
-    return data
+        return wire.decode_json(request.body or b"{}", kind)
+    except wire.WireError as exc:
+        raise BadInput.from_wire(exc) from None
 
 
-def parse_fields(data: dict[str, Any], spec: dict[str, type]) -> dict[str, Any]:
-    """Check that each named field is present with the JSON type given.
-
-    ``int`` does not accept booleans; all errors are reported together.
-    """
-    errors: dict[str, list[str]] = {}
-    values: dict[str, Any] = {}
-    for name, kind in spec.items():
-        if name not in data or data[name] is None:
-            errors[name] = ["This field is required."]
-            continue
-        value = data[name]
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            errors[name] = [f"Expected {_json_type_name(kind)}."]
-            continue
-        values[name] = value
-    if errors:
-        raise ApiError("invalid", "Some fields are missing or invalid.", fields=errors)
-    return values
+def _length(request: HttpRequest) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
 
 
-def _json_type_name(kind: type) -> str:
-    return {str: "a string", int: "an integer", bool: "a boolean", list: "a list"}.get(
-        kind, kind.__name__
-    )
+def read_query(request: HttpRequest, kind: type[T]) -> T:
+    """The query string as ``kind`` (for the API and for pages alike)."""
+    return _read_strings(request.GET, kind)
+
+
+def read_form(request: HttpRequest, kind: type[T]) -> T:
+    """A page's form fields as ``kind``: fields a Django form does not cover."""
+    return _read_strings(request.POST, kind)
+
+
+def _read_strings(data: QueryDict, kind: type[T]) -> T:
+    try:
+        return wire.decode_strings({name: str(value) for name, value in data.items()}, kind)
+    except wire.WireError as exc:
+        raise BadInput.from_wire(exc) from None
 
 
 def form_errors(form_errors_dict: Any) -> dict[str, list[str]]:

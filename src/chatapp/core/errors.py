@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.core.exceptions import BadRequest, RequestDataTooBig
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 
+from chatapp import wire
 from chatapp.core.logs import outage_summary
 from chatapp.core.outages import RETRY_AFTER_SECONDS, Unavailable, is_outage
 
@@ -55,6 +56,30 @@ class ApiError(Exception):
         return STATUS_BY_CODE[self.code]
 
 
+class BadInput(ApiError, BadRequest):
+    """Input refused at the edge (``chatapp.core.api``): the API answers with
+    the Error shape like any ApiError; on a page Django's 400 handler
+    (``bad_request``) renders it."""
+
+    def __init__(
+        self, detail: str, fields: dict[str, list[str]] | None = None, *, code: str = "invalid"
+    ) -> None:
+        super().__init__(code, detail, fields=fields or None)
+
+    @classmethod
+    def from_wire(cls, exc: wire.WireError) -> BadInput:
+        return cls(exc.detail, exc.fields)
+
+
+def json_response(
+    value: object, *, status: int = 200, headers: dict[str, str] | None = None
+) -> HttpResponse:
+    """An answer of the JSON API: a wire type, encoded by its one serializer."""
+    return HttpResponse(
+        wire.encode(value), status=status, headers=headers, content_type="application/json"
+    )
+
+
 def error_response(
     code: str,
     detail: str,
@@ -62,14 +87,13 @@ def error_response(
     fields: dict[str, list[str]] | None = None,
     headers: dict[str, str] | None = None,
     status: int | None = None,
-) -> JsonResponse:
-    body: dict[str, Any] = {"code": code, "detail": detail}
+) -> HttpResponse:
+    error = wire.ErrorDetail(code=code, detail=detail)
     if fields:
-        body["fields"] = fields
-    response = JsonResponse({"error": body}, status=status or STATUS_BY_CODE[code])
-    for name, value in (headers or {}).items():
-        response[name] = value
-    return response
+        error.fields = fields
+    return json_response(
+        wire.Error(error=error), status=status or STATUS_BY_CODE[code], headers=headers
+    )
 
 
 def wants_json(request: HttpRequest) -> bool:
@@ -96,6 +120,15 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's 400: input refused at the edge (``BadInput``, a path id beyond
+    64 bits among them) with its detail, or a body over Django's own limit."""
+    if isinstance(exception, RequestDataTooBig):
+        exception = BadInput("The request body is too large.", code="too_large")
+    if isinstance(exception, ApiError):
+        if wants_json(request):
+            return error_response(exception.code, exception.detail, fields=exception.fields)
+        context = {"detail": exception.detail}
+        return render(request, "errors/400.html", context, status=exception.status)
     if wants_json(request):
         return error_response("invalid", "Bad request.")
     return render(request, "errors/400.html", status=400)

@@ -4,15 +4,18 @@ import asyncio
 import logging
 import mimetypes
 from pathlib import Path
+from typing import Literal
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils._os import safe_join
 from django.views.decorators.http import require_safe
 
+from chatapp import wire
+from chatapp.core.errors import json_response
 from chatapp.core.files import FILE_POLICY
 from chatapp.core.outages import RETRY_AFTER_SECONDS
 
@@ -27,7 +30,7 @@ def _database_ok() -> bool:
         return cursor.fetchone() == (1,)
 
 
-async def _check(name: str, probe: asyncio.Future[object] | object) -> str:
+async def _check(name: str, probe: asyncio.Future[object] | object) -> Literal["ok", "down"]:
     try:
         await asyncio.wait_for(probe, HEALTH_TIMEOUT)  # type: ignore[arg-type]
     except Exception:
@@ -43,11 +46,11 @@ async def healthz(request: HttpRequest) -> HttpResponse:
     db = await _check("db", sync_to_async(_database_ok)())
     layer_state = await _check("layer", layer.group_send("healthz", {"type": "healthz"}))
     ok = db == "ok" and layer_state == "ok"
-    body = {"status": "ok" if ok else "unavailable", "db": db, "layer": layer_state}
+    body = wire.Health(status="ok" if ok else "unavailable", db=db, layer=layer_state)
     headers = {"Cache-Control": "no-store"}
     if not ok:
         headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    response = JsonResponse(body, status=200 if ok else 503, headers=headers)
+    response = json_response(body, status=200 if ok else 503, headers=headers)
     # _check has logged why; Django would add an error line per poll.
     response._has_been_logged = not ok  # type: ignore[attr-defined]
     return response

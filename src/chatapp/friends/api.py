@@ -5,25 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 
+from chatapp import wire
 from chatapp.accounts.api import current_user
-from chatapp.accounts.serializers import user_json
+from chatapp.accounts.serializers import user_shape
 from chatapp.chat import selectors as chat_selectors
-from chatapp.core.api import api_view, parse_fields, read_json
-from chatapp.core.errors import ApiError
+from chatapp.core.api import api_view, read_body
+from chatapp.core.errors import ApiError, json_response
 from chatapp.friends import selectors, services
-from chatapp.friends.models import FriendRequest
+from chatapp.friends.serializers import friend_request_shape
 from chatapp.friends.services import FriendError
-
-
-def request_json(request: FriendRequest) -> dict[str, Any]:
-    return {
-        "id": request.pk,
-        "from": user_json(request.from_user),
-        "to": user_json(request.to_user),
-        "status": request.status,
-    }
 
 
 async def _run(service: Any, **kwargs: Any) -> Any:
@@ -37,7 +29,7 @@ async def _run(service: Any, **kwargs: Any) -> Any:
 async def friends(request: HttpRequest) -> HttpResponse:
     user = await current_user(request)
     found = await sync_to_async(selectors.friends_of)(user_id=user.pk)
-    return JsonResponse({"results": [user_json(friend) for friend in found]})
+    return json_response(wire.Friends(results=[user_shape(friend) for friend in found]))
 
 
 @api_view("DELETE")
@@ -51,15 +43,15 @@ async def unfriend(request: HttpRequest, user_id: int) -> HttpResponse:
 async def friend_requests(request: HttpRequest) -> HttpResponse:
     user = await current_user(request)
     if request.method == "POST":
-        data = parse_fields(read_json(request), {"to": int})
-        created = await _run(services.friend_request_send, sender=user, receiver_id=data["to"])
-        return JsonResponse(request_json(created), status=201)
+        body = read_body(request, wire.FriendRequestBody)
+        created = await _run(services.friend_request_send, sender=user, receiver_id=body.to)
+        return json_response(friend_request_shape(created), status=201)
     incoming, outgoing = await sync_to_async(selectors.requests_of)(user_id=user.pk)
-    return JsonResponse(
-        {
-            "incoming": [request_json(r) for r in incoming],
-            "outgoing": [request_json(r) for r in outgoing],
-        }
+    return json_response(
+        wire.FriendRequests(
+            incoming=[friend_request_shape(r) for r in incoming],
+            outgoing=[friend_request_shape(r) for r in outgoing],
+        )
     )
 
 
@@ -77,17 +69,17 @@ async def friend_request_action(request: HttpRequest, request_id: int, action: s
     if service is None:
         raise ApiError("not_found", "No such action.")
     changed = await _run(service, user=user, request_id=request_id)
-    return JsonResponse(request_json(changed))
+    return json_response(friend_request_shape(changed))
 
 
 @api_view("POST")
 async def private_room(request: HttpRequest) -> HttpResponse:
     user = await current_user(request)
-    data = parse_fields(read_json(request), {"user": int})
-    room = await sync_to_async(selectors.private_room_with)(user_id=user.pk, friend_id=data["user"])
+    body = read_body(request, wire.PrivateRoomBody)
+    room = await sync_to_async(selectors.private_room_with)(user_id=user.pk, friend_id=body.user)
     if room is None:
         raise ApiError("forbidden", "You can only chat privately with friends.")
     shape = await chat_selectors.room_for_user(user.pk, room.pk)
     if shape is None:
         raise ApiError("forbidden", "You can only chat privately with friends.")
-    return JsonResponse(shape)
+    return json_response(shape)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from asgiref.sync import async_to_sync
 from django.db import connection, transaction
 
+from chatapp import wire
 from chatapp.accounts.models import User
 from chatapp.chat import selectors as chat_selectors
 from chatapp.chat.models import Membership, Room
@@ -197,9 +198,9 @@ def _push_rooms(room_id: int, user_ids: tuple[int, int]) -> None:
     for user_id in user_ids:
         room = async_to_sync(chat_selectors.room_for_user)(user_id, room_id)
         if room is not None:
-            events.to_user_sync(user_id, {"type": "room", "room": room})
+            events.to_user_sync(user_id, wire.RoomFrame(room=room))
 
 
 def _push_room_removed(room_id: int, user_ids: tuple[int, int]) -> None:
     for user_id in user_ids:
-        events.to_user_sync(user_id, {"type": "room_removed", "room": room_id})
+        events.to_user_sync(user_id, wire.RoomRemovedFrame(room=room_id))

@@ -14,8 +14,11 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from chatapp import wire
 from chatapp.accounts import selectors as account_selectors
 from chatapp.accounts.views import page_user
+from chatapp.core.api import read_form, read_query
+from chatapp.core.errors import BadInput
 from chatapp.friends import selectors, services
 from chatapp.friends.services import FriendError
 
@@ -38,7 +41,7 @@ async def _act(request: HttpRequest, service: Callable[..., Any], done: str, **k
 
 @login_required
 async def search(request: HttpRequest) -> HttpResponse:
-    query = request.GET.get("q", "")[:100]
+    query = read_query(request, wire.UserSearchQuery).q[:100]
     found = await sync_to_async(account_selectors.user_search)(
         viewer=page_user(request), query=query
     )
@@ -67,8 +70,10 @@ async def requests(request: HttpRequest) -> HttpResponse:
 @require_POST
 async def send(request: HttpRequest) -> HttpResponse:
     try:
-        receiver_id = int(request.POST.get("to", ""))
-    except ValueError:
+        receiver_id = read_form(request, wire.FriendRequestForm).to
+    except BadInput:
+        receiver_id = None
+    if receiver_id is None:
         messages.error(request, "No such user.")
         return _back(request, "friends:search")
     try:

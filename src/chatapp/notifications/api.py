@@ -1,39 +1,37 @@
+"""JSON API of notifications (PROTOCOL.md)."""
+
 from __future__ import annotations
 
 from asgiref.sync import sync_to_async
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 
+from chatapp import wire
 from chatapp.accounts.api import current_user
-from chatapp.core.api import api_view, parse_fields, read_json
-from chatapp.core.errors import ApiError
+from chatapp.core.api import api_view, read_body, read_query
+from chatapp.core.errors import json_response
 from chatapp.notifications import selectors, services
-from chatapp.notifications.serializers import notification_json
+from chatapp.notifications.serializers import notification_shape
 
 
 @api_view("GET")
 async def notifications(request: HttpRequest) -> HttpResponse:
     user = await current_user(request)
-    raw = request.GET.get("before", "")
-    try:
-        before = int(raw) if raw else None
-    except ValueError as exc:
-        raise ApiError("invalid", "before must be a whole number.") from exc
+    before = read_query(request, wire.NotificationsQuery).before
 
-    def page() -> tuple[list[dict[str, object]], bool, int]:
+    def page() -> wire.NotificationsPage:
         rows, has_more = selectors.notifications_page(user=user, before=before)
-        return (
-            [notification_json(n) for n in rows],
-            has_more,
-            selectors.unread_count(user_id=user.pk),
+        return wire.NotificationsPage(
+            results=[notification_shape(n) for n in rows],
+            unread=selectors.unread_count(user_id=user.pk),
+            has_more=has_more,
         )
 
-    results, has_more, unread = await sync_to_async(page)()
-    return JsonResponse({"results": results, "unread": unread, "has_more": has_more})
+    return json_response(await sync_to_async(page)())
 
 
 @api_view("POST")
 async def notifications_read(request: HttpRequest) -> HttpResponse:
     user = await current_user(request)
-    data = parse_fields(read_json(request), {"up_to": int})
-    unread = await sync_to_async(services.notifications_mark_read)(user=user, up_to=data["up_to"])
-    return JsonResponse({"unread": unread})
+    up_to = read_body(request, wire.NotificationsReadBody).up_to
+    unread = await sync_to_async(services.notifications_mark_read)(user=user, up_to=up_to)
+    return json_response(wire.Unread(unread=unread))

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from chatapp import wire
 from chatapp.accounts.models import User
 from chatapp.notifications import selectors
 from chatapp.notifications.models import Notification
-from chatapp.notifications.serializers import notification_json
+from chatapp.notifications.serializers import notification_shape
 from chatapp.realtime import events
 
 
@@ -27,7 +28,7 @@ def notification_push(*, notification: Notification) -> None:
     unread = selectors.unread_count(user_id=notification.user_id)
     events.to_user_sync(
         notification.user_id,
-        {"type": "notification", "notification": notification_json(notification), "unread": unread},
+        wire.NotificationFrame(notification=notification_shape(notification), unread=unread),
     )
 
 

@@ -28,8 +28,9 @@ from types import FrameType
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 
+from chatapp import wire
 from chatapp.realtime import protocol
 
 logger = logging.getLogger(__name__)
@@ -42,10 +43,11 @@ async def readyz(request: HttpRequest) -> HttpResponse:
     to drain, so a balancer sends new connections elsewhere."""
     from chatapp.realtime.hub import hub
 
-    headers = {"Cache-Control": "no-store"}
+    headers = {"Cache-Control": "no-store", "Content-Type": "application/json"}
     if hub().draining:
-        return JsonResponse({"status": "draining"}, status=503, headers=headers)
-    return JsonResponse({"status": "ready"}, headers=headers)
+        answer = wire.Readiness(status="draining")
+        return HttpResponse(wire.encode(answer), status=503, headers=headers)
+    return HttpResponse(wire.encode(wire.Readiness(status="ready")), headers=headers)
 
 
 def install() -> None:

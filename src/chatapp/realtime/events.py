@@ -9,12 +9,10 @@ with no gap. User frames reach every socket of one user.
 
 from __future__ import annotations
 
-from typing import Any
-
 from asgiref.sync import async_to_sync
 
+from chatapp import wire
 from chatapp.realtime.hub import hub
-from chatapp.realtime.protocol import encode
 
 
 async def to_room(
@@ -23,10 +21,10 @@ async def to_room(
     await hub().publish_room(room_id, text, seq=seq, skip_user=skip_user)
 
 
-async def to_user(user_id: int, frame: dict[str, Any]) -> None:
-    await hub().publish_user(user_id, encode(frame))
+async def to_user(user_id: int, frame: wire.ServerFrame) -> None:
+    await hub().publish_user(user_id, wire.encode_text(frame))
 
 
-def to_user_sync(user_id: int, frame: dict[str, Any]) -> None:
+def to_user_sync(user_id: int, frame: wire.ServerFrame) -> None:
     """``to_user`` for sync services, called from their on_commit hooks."""
     async_to_sync(to_user)(user_id, frame)

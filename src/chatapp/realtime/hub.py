@@ -38,8 +38,8 @@ from typing import Any, Protocol, TypeVar
 from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 
+from chatapp import wire
 from chatapp.core.loops import PerLoop
-from chatapp.realtime import protocol
 from chatapp.realtime.presence import Presence
 from chatapp.realtime.redis_client import fail_fast_client
 
@@ -325,7 +325,9 @@ class Hub:
             self.online_known[room_id] = time.monotonic()
             if self.online_shown.get(room_id) != online or room_id not in self.rooms:
                 self.online_shown[room_id] = online
-                await self.publish_room(room_id, protocol.presence(room_id, online))
+                await self.publish_room(
+                    room_id, wire.encode_text(wire.PresenceFrame(room=room_id, online=online))
+                )
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, WebSocketScope
 from django.conf import settings
 
+from chatapp import wire
 from chatapp.core.outages import RETRY_AFTER_SECONDS, is_outage
 from chatapp.realtime import protocol
 from chatapp.realtime.hub import CATCH_UP_PAGE, RoomSource, hub
@@ -50,17 +51,18 @@ class Identity:
 
     user_id: int
     session_key: str
-    user: dict[str, Any]  # the User shape, for frames that name the sender
+    user: wire.User  # for frames that name the sender
     hello: str
 
 
-Handler = Callable[["Socket", dict[str, Any]], Awaitable[None]]
+# Each handler takes the client frame type it is registered for.
+Handler = Callable[["Socket", Any], Awaitable[None]]
 
 
 class Endpoint(Protocol):
     """What the application plugs into the transport."""
 
-    handlers: Mapping[str, Handler]
+    handlers: Mapping[type[wire.ClientFrame], Handler]
     source: RoomSource
 
     async def authenticate(self, scope: WebSocketScope) -> Identity | None: ...
@@ -113,8 +115,8 @@ class Socket:
 
     # --- outbound -------------------------------------------------------------------
 
-    def push(self, frame: dict[str, Any]) -> None:
-        self.push_text(protocol.encode(frame))
+    def push(self, frame: wire.ServerFrame) -> None:
+        self.push_text(wire.encode_text(frame))
 
     def push_text(self, text: str) -> None:
         if not self.closing:
@@ -240,23 +242,27 @@ class Socket:
         self.handling = True
         try:
             if not self.frames.take():
-                raise FrameError(protocol.RATE_LIMITED, "Too many frames; slow down.")
-            frame = protocol.decode(text)
-            ref = protocol.ref_of(frame)
-            handler = self.endpoint.handlers.get(frame["type"])
+                raise FrameError(wire.codes.RATE_LIMITED, "Too many frames; slow down.")
+            try:
+                frame = wire.decode_frame(text)
+            except wire.WireError as exc:
+                raise FrameError(wire.codes.INVALID, exc.detail, wire.ref_of_text(text)) from None
+            ref = wire.frame_ref(frame)
+            handler = self.endpoint.handlers.get(type(frame))
             if handler is None:
-                raise FrameError(protocol.INVALID, f"Unknown frame type {frame['type'][:40]!r}.")
+                raise FrameError(wire.codes.INVALID, "This server does not take that frame.", ref)
             await handler(self, frame)
         except FrameError as exc:
-            self.push(protocol.error(exc.code, exc.detail, exc.ref))
+            self.push(exc.frame())
         except Exception as exc:
             if is_outage(exc):
                 logger.warning("socket: a frame failed, a dependency is down: %s", exc)
                 detail = "The service is briefly unavailable; nothing was stored. Retry soon."
-                self.push(protocol.error(protocol.UNAVAILABLE, detail, ref))
+                self.push(wire.ErrorFrame(code=wire.codes.UNAVAILABLE, detail=detail, ref=ref))
             else:
                 logger.exception("socket: a frame handler failed")
-                self.push(protocol.error("server_error", "Something went wrong on our side.", ref))
+                detail = "Something went wrong on our side."
+                self.push(wire.ErrorFrame(code=wire.codes.SERVER_ERROR, detail=detail, ref=ref))
         finally:
             self.handling = False
             if self.close_after_frame is not None:
@@ -330,7 +336,7 @@ class SocketApp:
 async def _refuse(scope: WebSocketScope, send: ASGISendCallable, detail: str) -> None:
     """Refuse a handshake with 503 and Retry-After where the server can say so."""
     if "websocket.http.response" in (scope.get("extensions") or {}):
-        body = protocol.encode({"error": {"code": protocol.UNAVAILABLE, "detail": detail}})
+        body = wire.encode(wire.Error(wire.ErrorDetail(code=wire.codes.UNAVAILABLE, detail=detail)))
         await send(
             {
                 "type": "websocket.http.response.start",
@@ -341,8 +347,6 @@ async def _refuse(scope: WebSocketScope, send: ASGISendCallable, detail: str) ->
                 ],
             }
         )
-        await send(
-            {"type": "websocket.http.response.body", "body": body.encode(), "more_body": False}
-        )
+        await send({"type": "websocket.http.response.body", "body": body, "more_body": False})
     else:
         await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER, "reason": ""})

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from asgiref.sync import sync_to_async
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 
+from chatapp import wire
 from chatapp.accounts.api import current_user
-from chatapp.core.api import api_view, parse_fields, read_json
-from chatapp.core.errors import ApiError
+from chatapp.core.api import api_view, read_body
+from chatapp.core.errors import ApiError, json_response
 from chatapp.tokens import services
 from chatapp.tokens.models import ApiToken
-from chatapp.tokens.serializers import token_json
+from chatapp.tokens.serializers import new_token_shape, token_shape
 
 
 @api_view("GET", "POST")
@@ -18,16 +19,14 @@ async def tokens(request: HttpRequest) -> HttpResponse:
     user = await current_user(request)
     if request.method == "GET":
         found = [token async for token in ApiToken.objects.filter(user=user)]
-        return JsonResponse({"results": [token_json(token) for token in found]})
-    data = parse_fields(read_json(request), {"name": str})
+        return json_response(wire.Tokens(results=[token_shape(token) for token in found]))
+    name = read_body(request, wire.TokenBody).name
     try:
-        new = await sync_to_async(services.token_create)(user=user, name=data["name"])
+        new = await sync_to_async(services.token_create)(user=user, name=name)
     except services.TokenError as exc:
         fields = {"name": [exc.detail]} if exc.code == "invalid" else None
         raise ApiError(exc.code, exc.detail, fields=fields) from exc
-    shape = token_json(new.token)
-    del shape["last_used_at"]
-    return JsonResponse({**shape, "token": new.secret}, status=201)
+    return json_response(new_token_shape(new.token, new.secret), status=201)
 
 
 @api_view("DELETE")

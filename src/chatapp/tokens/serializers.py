@@ -1,16 +1,21 @@
-"""The Token shape of the wire contract (never the token itself, but once)."""
+"""The token shapes of the wire contract (never the token itself, but once)."""
 
 from __future__ import annotations
 
-from typing import Any
-
+from chatapp import wire
 from chatapp.tokens.models import ApiToken
 
 
-def token_json(token: ApiToken) -> dict[str, Any]:
-    return {
-        "id": token.pk,
-        "name": token.name,
-        "created_at": token.created_at.isoformat(),
-        "last_used_at": token.last_used_at.isoformat() if token.last_used_at else None,
-    }
+def token_shape(token: ApiToken) -> wire.Token:
+    return wire.Token(
+        id=token.pk,
+        name=token.name,
+        created_at=wire.iso_utc(token.created_at),
+        last_used_at=wire.iso_utc(token.last_used_at) if token.last_used_at else None,
+    )
+
+
+def new_token_shape(token: ApiToken, secret: str) -> wire.NewToken:
+    return wire.NewToken(
+        id=token.pk, name=token.name, token=secret, created_at=wire.iso_utc(token.created_at)
+    )

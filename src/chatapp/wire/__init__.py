@@ -5,6 +5,7 @@ Imports no domain package, so the transport (``realtime``) and every domain app
 share it. Domain modules build these values from their models
 (``*/serializers.py``); nothing else builds or parses JSON of the contract."""
 
+from chatapp.wire import codes
 from chatapp.wire.codec import (
     WireError,
     decode_frame,
@@ -45,6 +46,7 @@ from chatapp.wire.frames import (
 )
 from chatapp.wire.inputs import (
     FriendRequestBody,
+    FriendRequestForm,
     LoginBody,
     MessageForm,
     MessagesQuery,
@@ -53,6 +55,7 @@ from chatapp.wire.inputs import (
     NotificationsReadForm,
     PrivateRoomBody,
     RegisterBody,
+    TokenBody,
     UserSearchQuery,
 )
 from chatapp.wire.scalars import (
@@ -61,6 +64,7 @@ from chatapp.wire.scalars import (
     HISTORY_LIMIT_MAX,
     INT64_MAX,
     INT64_MIN,
+    iso_utc,
 )
 from chatapp.wire.shapes import (
     CsrfToken,
@@ -73,11 +77,14 @@ from chatapp.wire.shapes import (
     LastMessage,
     Message,
     MessagesPage,
+    NewToken,
     Notification,
     NotificationsPage,
     Readiness,
     Room,
     Rooms,
+    Token,
+    Tokens,
     Unread,
     User,
     UserAnswer,
@@ -100,6 +107,7 @@ __all__ = [
     "ErrorFrame",
     "FriendRequest",
     "FriendRequestBody",
+    "FriendRequestForm",
     "FriendRequests",
     "Friends",
     "Health",
@@ -113,6 +121,7 @@ __all__ = [
     "MessageFrame",
     "MessagesPage",
     "MessagesQuery",
+    "NewToken",
     "Notification",
     "NotificationFrame",
     "NotificationsPage",
@@ -135,6 +144,9 @@ __all__ = [
     "ServerFrame",
     "Subscribe",
     "SubscribedFrame",
+    "Token",
+    "TokenBody",
+    "Tokens",
     "Typing",
     "TypingFrame",
     "Unread",
@@ -147,12 +159,14 @@ __all__ = [
     "UserSearchQuery",
     "UserWithRelation",
     "WireError",
+    "codes",
     "decode_frame",
     "decode_json",
     "decode_strings",
     "encode",
     "encode_text",
     "frame_ref",
+    "iso_utc",
     "ref_of_text",
     "to_builtins",
 ]

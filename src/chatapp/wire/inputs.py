@@ -33,6 +33,10 @@ class NotificationsReadBody(Struct):
     up_to: Int64
 
 
+class TokenBody(Struct):
+    name: Text  # 1 to 100 characters after trimming: told by the tokens service
+
+
 # --- query strings (numbers written in decimal) ----------------------------------------
 
 
@@ -58,3 +62,9 @@ class MessageForm(Struct):
 
 class NotificationsReadForm(Struct):
     up_to: Int64 | None = None
+
+
+class FriendRequestForm(Struct):
+    """The friend request button of the search page."""
+
+    to: Int64 | None = None

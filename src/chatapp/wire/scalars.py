@@ -8,6 +8,7 @@ surrogates (not UTF-8) are refused at the edge."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from msgspec import Meta
@@ -42,3 +43,8 @@ Email = Annotated[str, Meta(max_length=254, pattern=CLEAN_TEXT)]
 Login = Annotated[str, Meta(max_length=254, pattern=CLEAN_TEXT)]
 """A username or an email address."""
 Password = Annotated[str, Meta(max_length=4096, pattern=CLEAN_TEXT)]
+
+
+def iso_utc(moment: datetime) -> str:
+    """The wire form of a time: ISO 8601 in UTC with a Z."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -20,7 +20,7 @@ class User(Struct):
 class UserWithRelation(User):
     """A user as ``/api/users`` lists it: how the caller stands with them."""
 
-    relation: Literal["self", "friend", "request_sent", "request_received", "none"]
+    relation: str  # self, friend, request_sent, request_received or none
 
 
 class Message(Struct):
@@ -121,6 +121,28 @@ class NotificationsPage(Struct):
 
 class Unread(Struct):
     unread: int
+
+
+class Token(Struct):
+    """An API token as listed: never the token itself."""
+
+    id: int
+    name: str
+    created_at: str
+    last_used_at: str | None
+
+
+class NewToken(Struct):
+    """An API token just made: the token is shown this once."""
+
+    id: int
+    name: str
+    token: str
+    created_at: str
+
+
+class Tokens(Struct):
+    results: list[Token]
 
 
 class Health(Struct):
