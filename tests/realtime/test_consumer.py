@@ -268,6 +268,10 @@ async def test_ping_and_unsubscribe(connect, session_for, lobby_id) -> None:
         ('{"type": "send", "room": "LOBBY", "body": "x", "client_id": "\\udfff"}', "invalid"),
         ('{"type": "send", "room": "LOBBY", "body": "x", "client_id": "a\\u0000"}', "invalid"),
         ('{"type": "\\ud800"}', "invalid"),
+        ("[" * 50_000 + "]" * 50_000, "invalid"),
+        ('{"type": "read", "room": "LOBBY", "seq": ' + "{" * 50_000 + "}", "invalid"),
+        ('{"type": "send", "room": "LOBBY", "body": "\ud800", "client_id": "e"}', "invalid"),
+        ({"type": "subscribe", "room": "LOBBY", "after_seq": 1, "ref": 5}, "invalid"),
     ],
 )
 async def test_bad_frames_get_an_error_and_the_socket_stays_usable(
@@ -317,3 +321,15 @@ async def test_logout_closes_the_users_sockets_with_4401(connect, session_for) -
     await Session.objects.filter(session_key=key).adelete()
     closed = await alice.comm.receive_output(timeout=2.5)
     assert closed["type"] == "websocket.close" and closed["code"] == 4401
+
+
+async def test_a_send_refused_for_a_lone_surrogate_names_its_client_id(
+    connect, session_for, lobby_id
+) -> None:
+    """JSON.stringify of a cut emoji escapes a lone surrogate: the frame is
+    refused, and the error still names the send, so the client can drop it."""
+    alice, _ = await hello_socket(connect, session_for, "alice")
+    text = '{"type":"send","room":ROOM,"body":"cut \\ud83d","client_id":"c9"}'
+    await alice.send(text.replace("ROOM", str(lobby_id)))
+    error = await alice.recv_type("error")
+    assert (error["code"], error["ref"]) == ("invalid", "c9")

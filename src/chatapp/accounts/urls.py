@@ -11,8 +11,8 @@ urlpatterns = [
     path("login/", views.login, name="login"),
     path("logout/", views.logout, name="logout"),
     path("profile/", views.profile_edit, name="profile_edit"),
-    path("email/confirm/<str:token>/", views.email_confirm, name="email_confirm"),
-    path("u/<str:username>/", views.profile, name="profile"),
+    path("email/confirm/<name:token>/", views.email_confirm, name="email_confirm"),
+    path("u/<name:username>/", views.profile, name="profile"),
     # Django's own, well-audited password views (they run in a thread under ASGI).
     path(
         "password/change/",

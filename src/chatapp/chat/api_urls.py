@@ -4,5 +4,5 @@ from chatapp.chat import api
 
 urlpatterns = [
     path("rooms", api.rooms, name="api-rooms"),
-    path("rooms/<int:room_id>/messages", api.room_messages, name="api-room-messages"),
+    path("rooms/<id:room_id>/messages", api.room_messages, name="api-room-messages"),
 ]

@@ -6,5 +6,5 @@ app_name = "chat"
 
 urlpatterns = [
     path("", views.rooms, name="rooms"),
-    path("<int:room_id>/", views.room, name="room"),
+    path("<id:room_id>/", views.room, name="room"),
 ]

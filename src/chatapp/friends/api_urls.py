@@ -4,10 +4,10 @@ from chatapp.friends import api
 
 urlpatterns = [
     path("friends", api.friends, name="api-friends"),
-    path("friends/<int:user_id>", api.unfriend, name="api-unfriend"),
+    path("friends/<id:user_id>", api.unfriend, name="api-unfriend"),
     path("friend-requests", api.friend_requests, name="api-friend-requests"),
     path(
-        "friend-requests/<int:request_id>/<str:action>",
+        "friend-requests/<id:request_id>/<name:action>",
         api.friend_request_action,
         name="api-friend-request-action",
     ),

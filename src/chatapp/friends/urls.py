@@ -9,6 +9,6 @@ urlpatterns = [
     path("search/", views.search, name="search"),
     path("requests/", views.requests, name="requests"),
     path("requests/send/", views.send, name="send"),
-    path("requests/<int:request_id>/<str:action>/", views.request_action, name="request_action"),
-    path("<int:user_id>/remove/", views.unfriend, name="unfriend"),
+    path("requests/<id:request_id>/<name:action>/", views.request_action, name="request_action"),
+    path("<id:user_id>/remove/", views.unfriend, name="unfriend"),
 ]

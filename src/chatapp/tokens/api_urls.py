@@ -4,5 +4,5 @@ from chatapp.tokens import api
 
 urlpatterns = [
     path("tokens", api.tokens, name="api-tokens"),
-    path("tokens/<int:token_id>", api.token, name="api-token"),
+    path("tokens/<id:token_id>", api.token, name="api-token"),
 ]

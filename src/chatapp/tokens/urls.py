@@ -6,5 +6,5 @@ app_name = "tokens"
 
 urlpatterns = [
     path("", views.tokens, name="tokens"),
-    path("<int:token_id>/revoke/", views.revoke, name="revoke"),
+    path("<id:token_id>/revoke/", views.revoke, name="revoke"),
 ]
