@@ -106,6 +106,9 @@ def test_json_bodies_report_every_field_at_fault() -> None:
         (b"{", "The body is not valid JSON."),
         (b"\xff", "The body is not valid JSON."),
         (b'{"login": "\\ud800", "password": "x"}', "The body is not valid JSON."),
+        # A field that does not fit before the malformed part (found by tests/core/test_fuzz.py).
+        (b'{"login": 1, "password": "x", "\\ud800": 1}', "The body is not valid JSON."),
+        (b'{"login": 1, "password": "x", "a": ' + b"[" * 50_000, "The body is nested too deeply."),
         (b'{"login": ' + b"[" * 50_000 + b"]" * 50_000 + b"}", "The body is nested too deeply."),
     ]:
         with pytest.raises(wire.WireError) as caught:

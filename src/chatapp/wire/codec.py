@@ -133,8 +133,12 @@ def decode_json(body: bytes, kind: type[T]) -> T:
         raise WireError("The body is not valid JSON.") from None
     except RecursionError:
         raise WireError("The body is nested too deeply.") from None
+    # The typed decode stops at the first field that does not fit, so the
+    # rest of the body may still be malformed: the second pass must say so.
     try:
         data = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        raise WireError("The body is not valid JSON.") from None
     except RecursionError:
         raise WireError("The body is nested too deeply.") from None
     if not isinstance(data, dict):
