@@ -42,6 +42,7 @@ from chatapp.core.loops import PerLoop
 from chatapp.realtime import protocol
 from chatapp.realtime.presence import Presence
 from chatapp.realtime.redis_client import fail_fast_client
+from chatapp.realtime.sessions import watcher as session_watcher
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,8 @@ class LocalSocket(Protocol):
     def user_frame(self, text: str) -> None: ...
 
     def close_soon(self, code: int) -> None: ...
+
+    def session_changed(self) -> None: ...
 
 
 class RoomSource(Protocol):
@@ -169,6 +172,7 @@ class Hub:
     def _layer_lost(self, exc: BaseException) -> None:
         if self.layer_up:
             self.layer_up = False
+            session_watcher().set_events_down(True)  # per-user rechecks cannot arrive
             logger.warning(
                 "hub: the channel layer is unreachable (%s: %s); sockets stay open, "
                 "rooms are caught up from the database until it is back",
@@ -362,6 +366,13 @@ class Hub:
             event = {"type": "user.frame", "user": user_id, "text": text, "origin": self.worker_id}
             await self._layer(lambda: self.layer.group_send(USERS_GROUP, event))
 
+    async def publish_session_check(self, user_id: int) -> None:
+        """Have every socket of the user, on every worker, check its session now."""
+        self.dispatch_session_check(user_id)
+        if not self.local_only:
+            event = {"type": "user.sessions", "user": user_id, "origin": self.worker_id}
+            await self._layer(lambda: self.layer.group_send(USERS_GROUP, event))
+
     def dispatch_room(
         self, room_id: int, seq: int | None, text: str, skip_user: int | None
     ) -> None:
@@ -375,6 +386,10 @@ class Hub:
         for socket in tuple(self.users.get(user_id, ())):
             socket.user_frame(text)
 
+    def dispatch_session_check(self, user_id: int) -> None:
+        for socket in tuple(self.users.get(user_id, ())):
+            socket.session_changed()
+
     def _dispatch_event(self, event: dict[str, Any]) -> None:
         if event.get("origin") == self.worker_id:
             return  # delivered here when it was published
@@ -384,6 +399,8 @@ class Hub:
             self.dispatch_room(room_id, seq, event["text"], skip_user)
         elif kind == "user.frame":
             self.dispatch_user(event["user"], event["text"])  # a no-op without its sockets
+        elif kind == "user.sessions":
+            self.dispatch_session_check(event["user"])
 
     async def _receive_loop(self) -> None:
         while True:
@@ -474,6 +491,7 @@ class Hub:
         except Exception:
             return False
         self.layer_up = True
+        session_watcher().set_events_down(False)
         return True
 
     async def _refresh_presence(self) -> None:
