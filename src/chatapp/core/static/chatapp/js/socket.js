@@ -268,12 +268,13 @@ export class ChatSocket extends EventTarget {
   #closed(ws, code) {
     if (ws !== this.ws) return;
     this.ws = null;
+    const greeted = this.ready;
     this.ready = false;
     clearTimeout(this.timers.ping);
     clearTimeout(this.timers.pong);
     if (code === CLOSE_UNAUTHENTICATED) {
-      const next = encodeURIComponent(location.pathname + location.search);
-      location.assign(`/accounts/login/?next=${next}`);
+      if (greeted) this.#sessionEnded();
+      else goToLogin(); // refused at the handshake: no session to come back to
       return;
     }
     if (code === CLOSE_FORBIDDEN || code === CLOSE_TOO_LARGE) this.halted = true;
@@ -289,6 +290,27 @@ export class ChatSocket extends EventTarget {
     const delay = backoffDelay(this.attempt, this.timing);
     this.attempt += 1;
     this.timers.retry = setTimeout(() => this.connect(), delay);
+  }
+
+  /** The session this socket was opened with ended. A password change in
+   * another tab of this browser ends it too, but leaves the browser a new
+   * session cookie: then reconnect with that one. Asked twice, a second
+   * apart, since the close can arrive before the browser has the new cookie. */
+  async #sessionEnded() {
+    this.#setStatus(STATUS.RECONNECTING);
+    for (const wait of [0, 1000]) {
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      if (this.stopped) return;
+      const me = await fetch("/api/me", { credentials: "same-origin", cache: "no-store" })
+        .then((answer) => (answer.ok ? answer.json() : null))
+        .catch(() => null);
+      if (me && (this.userId === null || me.id === this.userId)) {
+        this.attempt = 0;
+        this.connect();
+        return;
+      }
+    }
+    goToLogin();
   }
 
   #wake() {
@@ -343,6 +365,11 @@ export class ChatSocket extends EventTarget {
       // storage full or disabled: the sends still live in memory
     }
   }
+}
+
+function goToLogin() {
+  const next = encodeURIComponent(location.pathname + location.search);
+  location.assign(`/accounts/login/?next=${next}`);
 }
 
 function defaultUrl() {
