@@ -23,6 +23,7 @@ UNAVAILABLE = "unavailable"  # a dependency is down; nothing was stored; retry
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_TOO_SLOW = 4408
+CLOSE_TOO_MANY_SOCKETS = 4409  # added by this server: the user opened newer ones
 CLOSE_TOO_LARGE = 1009
 CLOSE_RESTARTING = 1012
 

@@ -98,6 +98,7 @@ class Socket:
         "outbox",
         "send",
         "session",
+        "socket_id",
         "subscriptions",
         "tasks",
         "user",
@@ -109,6 +110,7 @@ class Socket:
         self.user_id = identity.user_id
         self.user = identity.user
         self.session = SessionRef(identity.session_key, identity.user_id, identity.credential)
+        self.socket_id = ""  # given by the hub (``add_user_socket``)
         self.send = send
         self.outbox = Outbox(send, settings.WS_OUTBOX_SIZE, self._too_slow)
         self.frames = TokenBucket(settings.WS_FRAME_RATE, settings.WS_FRAME_BURST)

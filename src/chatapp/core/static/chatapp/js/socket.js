@@ -10,6 +10,9 @@
 
 const CLOSE_UNAUTHENTICATED = 4401;
 const CLOSE_FORBIDDEN = 4403;
+// The user opened more tabs than the server allows; the newest win. Coming
+// back would close another tab, which would come back in turn: stay closed.
+const CLOSE_TOO_MANY_SOCKETS = 4409;
 const CLOSE_TOO_LARGE = 1009;
 // Refusals that no retry can fix: the send is dropped and shown as failed.
 const FINAL_SEND_ERRORS = new Set(["invalid", "too_large", "forbidden", "not_found"]);
@@ -61,7 +64,7 @@ export class ChatSocket extends EventTarget {
     this.inflight = new Map(); // client_id -> when it was written
     this.pausedUntil = 0; // after a rate_limited answer no send is written before this
     this.timers = { retry: 0, ping: 0, pong: 0, flush: 0 };
-    this.halted = false; // closed with 4403 or 1009: reconnecting cannot help
+    this.halted = false; // closed with 4403, 4409 or 1009: reconnecting cannot help
     addEventListener("online", () => this.#wake());
     addEventListener("offline", () => this.#setStatus(STATUS.OFFLINE));
     addEventListener("pagehide", () => {
@@ -277,7 +280,9 @@ export class ChatSocket extends EventTarget {
       else goToLogin(); // refused at the handshake: no session to come back to
       return;
     }
-    if (code === CLOSE_FORBIDDEN || code === CLOSE_TOO_LARGE) this.halted = true;
+    if (code === CLOSE_FORBIDDEN || code === CLOSE_TOO_LARGE || code === CLOSE_TOO_MANY_SOCKETS) {
+      this.halted = true;
+    }
     if (this.halted || this.stopped) {
       this.#setStatus(STATUS.OFFLINE);
       return;
