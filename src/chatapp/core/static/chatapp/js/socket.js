@@ -65,6 +65,7 @@ export class ChatSocket extends EventTarget {
     this.pausedUntil = 0; // after a rate_limited answer no send is written before this
     this.timers = { retry: 0, ping: 0, pong: 0, flush: 0 };
     this.halted = false; // closed with 4403, 4409 or 1009: reconnecting cannot help
+    this.sessionRetries = 0; // handshakes left to find a new session after a 4401
     addEventListener("online", () => this.#wake());
     addEventListener("offline", () => this.#setStatus(STATUS.OFFLINE));
     addEventListener("pagehide", () => {
@@ -178,6 +179,7 @@ export class ChatSocket extends EventTarget {
         }
         this.ready = true;
         this.attempt = 0;
+        this.sessionRetries = 0;
         this.#setStatus(STATUS.CONNECTED);
         this.#emit("hello", frame);
         this.#resume();
@@ -276,8 +278,19 @@ export class ChatSocket extends EventTarget {
     clearTimeout(this.timers.ping);
     clearTimeout(this.timers.pong);
     if (code === CLOSE_UNAUTHENTICATED) {
-      if (greeted) this.#sessionEnded();
-      else goToLogin(); // refused at the handshake: no session to come back to
+      // The session this socket was opened with ended. A password change in
+      // another tab of this browser ends it too, but leaves the browser a new
+      // session cookie: try the cookie the browser has now, at once and once
+      // more a second later (the close can come before the new cookie does),
+      // and go to the login page only if neither says hello.
+      if (greeted) this.sessionRetries = 2;
+      if (this.sessionRetries === 0) {
+        goToLogin();
+        return;
+      }
+      this.sessionRetries -= 1;
+      this.#setStatus(STATUS.RECONNECTING);
+      this.timers.retry = setTimeout(() => this.connect(), greeted ? 0 : 1000);
       return;
     }
     if (code === CLOSE_FORBIDDEN || code === CLOSE_TOO_LARGE || code === CLOSE_TOO_MANY_SOCKETS) {
@@ -295,27 +308,6 @@ export class ChatSocket extends EventTarget {
     const delay = backoffDelay(this.attempt, this.timing);
     this.attempt += 1;
     this.timers.retry = setTimeout(() => this.connect(), delay);
-  }
-
-  /** The session this socket was opened with ended. A password change in
-   * another tab of this browser ends it too, but leaves the browser a new
-   * session cookie: then reconnect with that one. Asked twice, a second
-   * apart, since the close can arrive before the browser has the new cookie. */
-  async #sessionEnded() {
-    this.#setStatus(STATUS.RECONNECTING);
-    for (const wait of [0, 1000]) {
-      await new Promise((resolve) => setTimeout(resolve, wait));
-      if (this.stopped) return;
-      const me = await fetch("/api/me", { credentials: "same-origin", cache: "no-store" })
-        .then((answer) => (answer.ok ? answer.json() : null))
-        .catch(() => null);
-      if (me && (this.userId === null || me.id === this.userId)) {
-        this.attempt = 0;
-        this.connect();
-        return;
-      }
-    }
-    goToLogin();
   }
 
   #wake() {
