@@ -228,7 +228,10 @@ WS_FRAME_BURST = env.int("WS_FRAME_BURST", default=60, minimum=1)
 WS_FRAME_RATE = env.float("WS_FRAME_RATE", default=20.0, minimum=0.001)
 # Frames queued for one socket before it counts as too slow (closed with 4408).
 WS_OUTBOX_SIZE = env.int("WS_OUTBOX_SIZE", default=1000, minimum=1)
-# How often each worker checks that its sockets' sessions still exist.
+# Sockets one user may hold across workers; a newer one closes the oldest (4409).
+MAX_SOCKETS_PER_USER = env.int("MAX_SOCKETS_PER_USER", default=20, minimum=1)
+# How often each worker checks all its sockets' sessions (the backstop of the
+# per-user recheck a password change, logout or deactivation sends at once).
 SESSION_CHECK_INTERVAL = env.float("SESSION_CHECK_INTERVAL", default=1.0, minimum=0.05)
 # Presence entries of a worker expire this long after it stops refreshing them.
 PRESENCE_TTL = env.float("PRESENCE_TTL", default=30.0, minimum=1.0)

@@ -239,3 +239,21 @@ def test_a_new_account_starts_with_the_lobby_read(password: str) -> None:
     assert response.status_code == 201
     marker = Membership.objects.get(room=lobby, user_id=response.json()["user"]["id"])
     assert marker.last_read_seq == 7
+
+
+def test_logout_all_ends_every_session_of_the_user_and_only_theirs(make_user) -> None:
+    alice, bob = make_user("alice"), make_user("bob")
+    first, second, other = Client(), Client(), Client()
+    first.force_login(alice)
+    second.force_login(alice)
+    other.force_login(bob)
+    assert post(first, "/api/auth/logout-all", {}).status_code == 204
+    assert first.get("/api/me").status_code == 401
+    assert second.get("/api/me").status_code == 401
+    assert other.get("/api/me").status_code == 200
+
+
+def test_logout_all_needs_a_session() -> None:
+    answer = post(Client(), "/api/auth/logout-all", {})
+    assert answer.status_code == 401
+    assert answer.json()["error"]["code"] == "not_authenticated"

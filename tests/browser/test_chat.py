@@ -17,6 +17,7 @@ from tests.browser.support import (
     UserFactory,
     api,
 )
+from tests.e2e.client import PASSWORD
 
 PAYLOADS = (
     "<script>window.__pwned = 1</script>",
@@ -293,6 +294,32 @@ def test_logging_out_in_one_tab_sends_the_others_to_login(browser_user: UserFact
     alice.page.goto(f"/accounts/u/{alice.username}/")
     alice.page.get_by_role("button", name="Log out").first.click()
     expect(other_tab).to_have_url(re.compile(r"/accounts/login/\?next=(/|%2F)"), timeout=10_000)
+
+
+def test_a_password_change_keeps_the_other_tabs_of_that_browser_connected(
+    browser_user: UserFactory,
+) -> None:
+    alice = browser_user()
+    other_tab = alice.context.new_page()
+    open_lobby(alice)
+    other_tab.goto("/")
+    connected(other_tab)
+    new_password = "a brand new passphrase 42"
+    page = alice.page
+    page.goto("/accounts/password/change/")
+    page.get_by_label("Old password").fill(PASSWORD)
+    page.get_by_label("New password", exact=True).fill(new_password)
+    page.get_by_label("New password confirmation").fill(new_password)
+    # The other tab's socket is closed with 4401 (its session key is gone) and
+    # comes back with the session the browser has now.
+    with other_tab.expect_websocket(timeout=10_000):
+        page.get_by_role("button", name="Change password").click()
+    expect(page).to_have_url(re.compile(r"/accounts/password/change/done/"))
+    connected(other_tab)
+    assert "/accounts/login/" not in other_tab.url
+    tag = mark()
+    say(other_tab, tag)
+    expect(other_tab.locator("#messages li", has_text=tag)).to_have_attribute("data-state", "sent")
 
 
 def test_avatar_preview_before_saving(browser_user: UserFactory) -> None:

@@ -114,8 +114,8 @@ async def test_a_draining_socket_answers_the_frame_in_hand_before_closing_with_1
             user = wire.User(id=7, username="alice", avatar="")
             return Identity(user_id=7, session_key="k", user=user, hello='{"type":"hello"}')
 
-        async def live_sessions(self, keys: list[str]) -> set[str]:
-            return set(keys)
+        async def valid_sessions(self, sessions: list[Any], *, credentials: bool) -> set[Any]:
+            return set(sessions)
 
     incoming: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     sent: list[dict[str, Any]] = []

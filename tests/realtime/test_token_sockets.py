@@ -79,3 +79,26 @@ async def test_revoking_closes_the_tokens_sockets_within_two_seconds(
     # A cookie socket of someone else stays open.
     await browser.send({"type": "ping"})
     assert (await browser.recv_type("pong"))["type"] == "pong"
+
+
+async def test_a_new_password_ends_sessions_not_tokens_and_deactivation_ends_both(
+    connect, alice_token, settings
+) -> None:
+    from django.test import Client
+
+    settings.SESSION_CHECK_INTERVAL = 60  # what closes sockets here is the per-user recheck
+    user, token = alice_token
+    bot = await connect(None, origin=None, extra=bearer(token))
+    await bot.recv()  # hello
+    browser = Client()
+    await sync_to_async(browser.force_login)(user)
+    tab = await connect(browser.cookies["sessionid"].value)
+    await tab.recv()  # hello
+    user.set_password("a brand new passphrase 42")
+    await user.asave()
+    assert await closed_code(tab, timeout=2) == 4401
+    await bot.send({"type": "ping"})
+    assert await bot.recv_type("pong") == {"type": "pong"}
+    user.is_active = False
+    await user.asave()
+    assert await closed_code(bot, timeout=2) == 4401

@@ -1,16 +1,17 @@
-"""JSON API of accounts (PROTOCOL.md): csrf, register, login, logout, me, users."""
+"""JSON API of accounts (PROTOCOL.md): csrf, register, login, logout, me, users;
+and, added by this server, logout-all."""
 
 from __future__ import annotations
 
 from asgiref.sync import sync_to_async
-from django.contrib.auth import aauthenticate, alogin, alogout
+from django.contrib.auth import aauthenticate, alogin
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from msgspec.structs import asdict
 
 from chatapp import wire
-from chatapp.accounts import selectors
+from chatapp.accounts import selectors, services
 from chatapp.accounts.forms import RegisterForm
 from chatapp.accounts.models import User
 from chatapp.accounts.serializers import user_shape
@@ -59,7 +60,16 @@ async def login(request: HttpRequest) -> HttpResponse:
 
 @api_view("POST", login=False)
 async def logout(request: HttpRequest) -> HttpResponse:
-    await alogout(request)
+    await services.user_logout(request=request)
+    return HttpResponse(status=204)
+
+
+@api_view("POST")
+async def logout_all(request: HttpRequest) -> HttpResponse:
+    """End every session of the user, this one included; all their sockets close."""
+    user = await current_user(request)
+    await sync_to_async(services.user_logout_everywhere)(user=user)
+    await services.user_logout(request=request)
     return HttpResponse(status=204)
 
 

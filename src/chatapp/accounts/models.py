@@ -1,17 +1,34 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import ClassVar
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils.crypto import salted_hmac
 
 username_validator = RegexValidator(
     regex=r"^[A-Za-z0-9_.\-]{3,30}\Z",
     message="Use 3 to 30 letters, digits, underscores, dots or hyphens.",
     code="invalid_username",
 )
+
+
+_SESSION_HASH_SALT = "django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash"
+
+
+def session_auth_hash(
+    password: str, session_epoch: int, *, secret: str | bytes | None = None
+) -> str:
+    """What a session keeps to show it was made with the user's current password
+    and since their last "log out everywhere" (``session_epoch``). At epoch 0 it
+    is Django's own hash, so sessions made before the epoch existed stay valid.
+    The socket handshake checks sessions with this too (``chat.socket``)."""
+    value = password if session_epoch == 0 else f"{password}\n{session_epoch}"
+    return salted_hmac(_SESSION_HASH_SALT, value, secret=secret, algorithm="sha256").hexdigest()
 
 
 class ChatUserManager(UserManager["User"]):
@@ -39,6 +56,11 @@ class User(AbstractUser):
     # An address the user asked to change to: it replaces ``email`` once the
     # link mailed to it is followed (services.user_email_confirm).
     pending_email = models.EmailField("new email address, not yet confirmed", blank=True)
+    session_epoch = models.PositiveIntegerField(
+        default=0,
+        editable=False,
+        help_text='Raised by "log out everywhere": sessions made before no longer count.',
+    )
 
     objects: ClassVar[ChatUserManager] = ChatUserManager()
 
@@ -60,3 +82,10 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.username
+
+    def get_session_auth_hash(self) -> str:
+        return session_auth_hash(self.password, self.session_epoch)
+
+    def get_session_auth_fallback_hash(self) -> Iterator[str]:
+        for secret in settings.SECRET_KEY_FALLBACKS:
+            yield session_auth_hash(self.password, self.session_epoch, secret=secret)

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import logging
 
+from django.contrib.auth import alogout
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
 
 from chatapp.accounts.models import User
 from chatapp.accounts.signals import user_registered
+from chatapp.realtime import events
 
 logger = logging.getLogger(__name__)
 
@@ -127,3 +131,31 @@ def users_create_in_bulk(*, prefix: str, count: int) -> list[User]:
         ],
         batch_size=1000,
     )
+
+
+async def user_logout(*, request: HttpRequest) -> None:
+    """End this request's session. Its sockets close at once, not at the next
+    periodic check: the session is gone before they look."""
+    user = await request.auser()
+    await alogout(request)
+    if user.is_authenticated:
+        await events.recheck_sessions(user.pk)
+
+
+def user_logout_everywhere(*, user: User) -> None:
+    """End every session of the user, this one included: raising the session
+    epoch changes the hash every session must match (``User.get_session_auth_hash``),
+    and every socket of those sessions closes."""
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(session_epoch=F("session_epoch") + 1)
+        user.refresh_from_db(fields=["session_epoch"])
+        user_sessions_recheck(user_id=user.pk)
+
+
+def user_sessions_recheck(*, user_id: int) -> None:
+    """Once the transaction commits, have every socket of the user check that
+    its session still holds; the one publisher of that event. Called by the
+    services above and by the model hooks (``accounts.receivers``) when a
+    password, the active flag or the session epoch changed, or a user was
+    deleted, wherever it was written."""
+    transaction.on_commit(lambda: events.recheck_sessions_sync(user_id))

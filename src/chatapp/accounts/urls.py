@@ -10,6 +10,7 @@ urlpatterns = [
     path("register/", views.register, name="register"),
     path("login/", views.login, name="login"),
     path("logout/", views.logout, name="logout"),
+    path("logout-all/", views.logout_all, name="logout_all"),
     path("profile/", views.profile_edit, name="profile_edit"),
     path("email/confirm/<name:token>/", views.email_confirm, name="email_confirm"),
     path("u/<name:username>/", views.profile, name="profile"),

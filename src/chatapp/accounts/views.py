@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from asgiref.sync import sync_to_async
 from django.contrib import messages
-from django.contrib.auth import aauthenticate, alogin, alogout
+from django.contrib.auth import aauthenticate, alogin
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -65,7 +65,19 @@ async def login(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 async def logout(request: HttpRequest) -> HttpResponse:
-    await alogout(request)
+    await services.user_logout(request=request)
+    return redirect("accounts:login")
+
+
+@login_required
+@require_POST
+async def logout_all(request: HttpRequest) -> HttpResponse:
+    """Log out of every browser and device, this one included."""
+    user = await request.auser()
+    if isinstance(user, User):  # login_required let only users through
+        await sync_to_async(services.user_logout_everywhere)(user=user)
+    await services.user_logout(request=request)
+    messages.success(request, "You were logged out everywhere.")
     return redirect("accounts:login")
 
 

@@ -69,13 +69,15 @@ async def rooms_for_user(user_id: int) -> list[wire.Room]:
 
 HELLO_SQL = f"""
     WITH u AS MATERIALIZED (
-        SELECT u.id, u.username, u.avatar, u.password, u.is_active,
+        SELECT u.id, u.username, u.avatar, u.password, u.is_active, u.session_epoch,
+               {sql.CREDENTIAL_SQL} AS credential,
                (SELECT count(*) FROM notifications_notification n
                 WHERE n.user_id = u.id AND NOT n.read) AS notifications_unread
         FROM accounts_user u WHERE u.id = $1
     )
     SELECT u.id AS user_id, u.username AS user_username, u.avatar AS user_avatar,
            u.password AS user_password, u.is_active AS user_is_active,
+           u.session_epoch AS user_session_epoch, u.credential AS user_credential,
            u.notifications_unread AS user_notifications_unread, r.*
     FROM u LEFT JOIN LATERAL ({ROOMS_SQL}) r ON true
 """
@@ -94,6 +96,8 @@ async def socket_hello(user_id: int) -> tuple[sql.SocketUser, list[wire.Room]] |
         avatar=first["user_avatar"],
         password=first["user_password"],
         is_active=first["user_is_active"],
+        session_epoch=first["user_session_epoch"],
+        credential=first["user_credential"],
         notifications_unread=int(first["user_notifications_unread"]),
     )
     return user, [_room_shape(r) for r in records if r["id"] is not None]

@@ -17,15 +17,17 @@ from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
 from django.http.cookie import parse_cookie
-from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.crypto import constant_time_compare
 
 from chatapp import wire
+from chatapp.accounts.models import session_auth_hash
 from chatapp.accounts.serializers import user_shape_of
 from chatapp.chat import selectors, services, sql
 from chatapp.chat.serializers import message_shape
 from chatapp.realtime.hub import RoomSource, hub
 from chatapp.realtime.limits import limits
 from chatapp.realtime.protocol import FrameError
+from chatapp.realtime.sessions import SessionRef
 from chatapp.realtime.socket import Handler, Identity, Socket
 from chatapp.tokens.middleware import bearer_token, token_in_url
 from chatapp.tokens.services import PRESENTED_MAX, digest
@@ -33,22 +35,18 @@ from chatapp.tokens.services import PRESENTED_MAX, digest
 # The credential of a token socket, as the session watcher sees it.
 TOKEN_KEY = "token:"  # noqa: S105 - a prefix, not a secret
 
-_SESSION_HASH_SALT = "django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash"
-
 
 def _session_key(scope: WebSocketScope) -> str | None:
     cookie = b"; ".join(value for name, value in scope["headers"] if name == b"cookie")
     return parse_cookie(cookie.decode("latin-1")).get(settings.SESSION_COOKIE_NAME) or None
 
 
-def _session_hash_matches(session_hash: str, password: str) -> bool:
-    """Django's session check: the session was made with the current password."""
+def _session_hash_matches(session_hash: str, password: str, session_epoch: int) -> bool:
+    """Django's session check: the session was made with the current password
+    (and, here, since the user's last "log out everywhere")."""
     secrets = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
     return any(
-        constant_time_compare(
-            session_hash,
-            salted_hmac(_SESSION_HASH_SALT, password, secret=key, algorithm="sha256").hexdigest(),
-        )
+        constant_time_compare(session_hash, session_auth_hash(password, session_epoch, secret=key))
         for key in secrets
     )
 
@@ -61,7 +59,11 @@ def _identity(user: sql.SocketUser, rooms: list[wire.Room], credential: str) -> 
     shape = user_shape_of(user.id, user.username, user.avatar)
     hello = wire.HelloFrame(user=shape, rooms=rooms, notifications_unread=user.notifications_unread)
     return Identity(
-        user_id=user.id, session_key=credential, user=shape, hello=wire.encode_text(hello)
+        user_id=user.id,
+        session_key=credential,
+        user=shape,
+        hello=wire.encode_text(hello),
+        credential=user.credential,
     )
 
 
@@ -102,7 +104,9 @@ class ChatEndpoint:
         if found is None or not isinstance(session_hash, str):
             return None
         user, rooms = found
-        if not user.is_active or not _session_hash_matches(session_hash, user.password):
+        if not user.is_active or not _session_hash_matches(
+            session_hash, user.password, user.session_epoch
+        ):
             return None
         return _identity(user, rooms, key)
 
@@ -120,17 +124,33 @@ class ChatEndpoint:
             return None
         return _identity(*found, f"{TOKEN_KEY}{token_id}")
 
-    async def live_sessions(self, keys: list[str]) -> set[str]:
-        """Which of the sockets' credentials still hold: session keys, and
-        ``token:<id>`` for sockets opened with an API token."""
-        tokens = {int(key[len(TOKEN_KEY) :]) for key in keys if key.startswith(TOKEN_KEY)}
-        sessions = [key for key in keys if not key.startswith(TOKEN_KEY)]
-        live = await sql.live_session_keys(sessions) if sessions else set()
+    async def valid_sessions(
+        self, sessions: list[SessionRef], *, credentials: bool
+    ) -> set[SessionRef]:
+        """Which of the sockets' sessions still hold: session keys, and
+        ``token:<id>`` for sockets opened with an API token.
+
+        A session holds while it exists; with ``credentials``, only while its
+        user is active and their password and session epoch are still those of
+        the handshake (the session's hash then still matches; any change makes
+        the sessions made before it invalid). A token holds until it is
+        revoked; with ``credentials``, only while its user is active: a new
+        password or "log out everywhere" ends sessions, not API tokens."""
+        tokens = [s for s in sessions if s.key.startswith(TOKEN_KEY)]
+        cookies = [s for s in sessions if not s.key.startswith(TOKEN_KEY)]
+        valid: set[SessionRef] = set()
         if tokens:
-            live |= {
-                f"{TOKEN_KEY}{token_id}" for token_id in await sql.live_token_ids(list(tokens))
-            }
-        return live
+            ids = [int(s.key[len(TOKEN_KEY) :]) for s in tokens]
+            check = sql.active_token_ids if credentials else sql.live_token_ids
+            held = {f"{TOKEN_KEY}{token_id}" for token_id in await check(ids)}
+            valid.update(s for s in tokens if s.key in held)
+        if cookies and credentials:
+            current = await sql.current_sessions([(s.key, s.user_id) for s in cookies])
+            valid.update(s for s in cookies if s in current)
+        elif cookies:
+            live = await sql.live_session_keys([s.key for s in cookies])
+            valid.update(s for s in cookies if s.key in live)
+        return valid
 
     # RoomSource: what sockets and the hub read to fill gaps.
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -297,6 +298,44 @@ async def live_token_ids(ids: list[int]) -> set[int]:
     return {r["id"] for r in records}
 
 
+async def active_token_ids(ids: list[int]) -> set[int]:
+    """The API tokens among ``ids`` that have not been revoked, of active users."""
+    records = await (await pool()).fetch(
+        "SELECT t.id FROM tokens_apitoken t JOIN accounts_user u ON u.id = t.user_id "
+        "WHERE t.id = ANY($1::bigint[]) AND u.is_active",
+        ids,
+    )
+    return {r["id"] for r in records}
+
+
+# What a socket keeps of its user's credentials at the handshake, to tell later
+# that they changed (a new password, "log out everywhere"): a digest for
+# change detection, not a secret, computed by PostgreSQL.
+CREDENTIAL_SQL = "md5(u.password || ':' || u.session_epoch::text)"
+
+
+async def current_sessions(
+    sessions: Sequence[tuple[str, int]],
+) -> set[tuple[str, int, str]]:
+    """Of the (session key, user id) pairs, those whose session still exists
+    and has not expired and whose user is still active, each with the user's
+    credential now (``CREDENTIAL_SQL``)."""
+    if not sessions:
+        return set()
+    keys, users = (list(column) for column in zip(*sessions, strict=True))
+    records = await (await pool()).fetch(
+        f"""
+        SELECT k.session_key, k.user_id, {CREDENTIAL_SQL} AS credential
+        FROM unnest($1::text[], $2::bigint[]) AS k(session_key, user_id)
+        JOIN django_session s ON s.session_key = k.session_key AND s.expire_date > now()
+        JOIN accounts_user u ON u.id = k.user_id AND u.is_active
+        """,
+        keys,
+        users,
+    )
+    return {(r["session_key"], r["user_id"], r["credential"]) for r in records}
+
+
 async def notifications_unread(user_id: int) -> int:
     return int(
         await (await pool()).fetchval(
@@ -391,6 +430,8 @@ class SocketUser:
     avatar: str
     password: str
     is_active: bool
+    session_epoch: int
+    credential: str  # chat.sql.CREDENTIAL_SQL
     notifications_unread: int
 
 

@@ -4,7 +4,8 @@ variants from ``transaction.on_commit``); nothing else publishes.
 
 Room frames reach every socket subscribed to the room, on every worker,
 encoded once; ``seq`` marks a message frame, which sockets deliver in order
-with no gap. User frames reach every socket of one user.
+with no gap. User frames reach every socket of one user; so does a session
+recheck, which closes those of ended sessions.
 """
 
 from __future__ import annotations
@@ -28,3 +29,15 @@ async def to_user(user_id: int, frame: wire.ServerFrame) -> None:
 def to_user_sync(user_id: int, frame: wire.ServerFrame) -> None:
     """``to_user`` for sync services, called from their on_commit hooks."""
     async_to_sync(to_user)(user_id, frame)
+
+
+async def recheck_sessions(user_id: int) -> None:
+    """The user's sessions may have ended (password, "log out everywhere",
+    deactivated, logged out): each of their sockets, on every worker, checks
+    its session now and closes with 4401 if it no longer holds."""
+    await hub().publish_session_check(user_id)
+
+
+def recheck_sessions_sync(user_id: int) -> None:
+    """``recheck_sessions`` for sync code, called from on_commit hooks."""
+    async_to_sync(recheck_sessions)(user_id)

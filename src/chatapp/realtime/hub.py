@@ -21,6 +21,10 @@ went away:
 - when the layer is back (one info line), the hub rejoins every group at once,
   rewrites its presence entries and catches every room up once more.
 
+The hub also holds each user to ``MAX_SOCKETS_PER_USER`` sockets across
+workers (``socketcap``), closing the oldest wherever they are through the same
+per-user event path as user frames.
+
 With the in-memory layer there is one process holding every socket: events
 go straight from ``publish_*`` to the local sockets.
 """
@@ -40,8 +44,11 @@ from django.conf import settings
 
 from chatapp import wire
 from chatapp.core.loops import PerLoop
+from chatapp.realtime import protocol
 from chatapp.realtime.presence import Presence
 from chatapp.realtime.redis_client import fail_fast_client
+from chatapp.realtime.sessions import watcher as session_watcher
+from chatapp.realtime.socketcap import SocketCap
 
 logger = logging.getLogger(__name__)
 
@@ -62,12 +69,15 @@ MARKER_TTL_CHECKS = 10
 
 class LocalSocket(Protocol):
     user_id: int
+    socket_id: str  # set by ``Hub.add_user_socket``
 
     def room_frame(self, room_id: int, seq: int | None, text: str) -> None: ...
 
     def user_frame(self, text: str) -> None: ...
 
     def close_soon(self, code: int) -> None: ...
+
+    def session_changed(self) -> None: ...
 
 
 class RoomSource(Protocol):
@@ -107,6 +117,9 @@ class Hub:
         self.local_only = isinstance(layer, InMemoryChannelLayer)
         self.redis = None if self.local_only else fail_fast_client()
         self.presence = Presence(self.worker_id, self.redis)
+        self.cap = SocketCap(self.worker_id, self.redis)
+        self.cap_writer: asyncio.Task[None] | None = None
+        self.cap_lock = asyncio.Lock()
         self.rooms: dict[int, set[LocalSocket]] = {}
         self.users: dict[int, set[LocalSocket]] = {}
         self.room_seq: dict[int, int] = {}  # highest seq this worker has passed on
@@ -138,7 +151,8 @@ class Hub:
     async def close(self) -> None:
         if self.announcer is not None:
             self.announcer.cancel()
-        tasks = [*self.tasks, *self.spawned, *([self.flusher] if self.flusher else [])]
+        tasks = [*self.tasks, *self.spawned]
+        tasks += [task for task in (self.flusher, self.cap_writer) if task is not None]
         for task in tasks:
             task.cancel()
         if tasks:
@@ -169,6 +183,7 @@ class Hub:
     def _layer_lost(self, exc: BaseException) -> None:
         if self.layer_up:
             self.layer_up = False
+            session_watcher().set_events_down(True)  # per-user rechecks cannot arrive
             logger.warning(
                 "hub: the channel layer is unreachable (%s: %s); sockets stay open, "
                 "rooms are caught up from the database until it is back",
@@ -197,11 +212,18 @@ class Hub:
     # --- local sockets ---------------------------------------------------------------
 
     async def add_user_socket(self, socket: LocalSocket) -> None:
+        """Deliver the user's events to ``socket``, and hold the user to
+        MAX_SOCKETS_PER_USER: the oldest sockets beyond it are closed."""
         await self.start()
+        socket.socket_id = self.cap.new_id()
         sockets = self.users.get(socket.user_id)
         if sockets is None:
             sockets = self.users[socket.user_id] = set()
         sockets.add(socket)
+        over = self.cap.add(socket.user_id, socket.socket_id)
+        if over:
+            self.dispatch_close(socket.user_id, over, protocol.CLOSE_TOO_MANY_SOCKETS)
+        self._write_cap_soon()
 
     async def remove_user_socket(self, socket: LocalSocket) -> None:
         sockets = self.users.get(socket.user_id)
@@ -210,6 +232,28 @@ class Hub:
         sockets.discard(socket)
         if not sockets:
             del self.users[socket.user_id]
+        self.cap.remove(socket.user_id, socket.socket_id)
+        self._write_cap_soon()
+
+    def _write_cap_soon(self) -> None:
+        """Write the socket cap's changes to Redis in the background: the
+        connects and disconnects meanwhile share the next pipeline."""
+        if not self.cap.pending or not self.layer_up:
+            return
+        if self.cap_writer is None or self.cap_writer.done():
+            self.cap_writer = asyncio.create_task(self._write_cap_loop())
+
+    async def _write_cap_loop(self) -> None:
+        while self.cap.pending and await self._layer(self._write_cap):
+            pass
+
+    async def _write_cap(self, *, everything: bool = False) -> None:
+        """Write the socket cap to Redis (raises when it is unreachable), and
+        close the sockets that new ones put beyond it, wherever they are."""
+        async with self.cap_lock:
+            over = await self.cap.flush(everything=everything)
+        for user_id, socket_ids in over.items():
+            await self.close_user_sockets(user_id, socket_ids, protocol.CLOSE_TOO_MANY_SOCKETS)
 
     async def join(self, room_id: int, socket: LocalSocket) -> None:
         """Deliver the room's events to ``socket`` (presence is separate: ``show``)."""
@@ -364,6 +408,26 @@ class Hub:
             event = {"type": "user.frame", "user": user_id, "text": text, "origin": self.worker_id}
             await self._layer(lambda: self.layer.group_send(USERS_GROUP, event))
 
+    async def close_user_sockets(self, user_id: int, socket_ids: list[str], code: int) -> None:
+        """Close these sockets of the user (``socket_id``) on whichever worker holds them."""
+        self.dispatch_close(user_id, socket_ids, code)
+        if not self.local_only and not all(map(self.cap.is_local, socket_ids)):
+            event = {
+                "type": "user.close",
+                "user": user_id,
+                "sockets": socket_ids,
+                "code": code,
+                "origin": self.worker_id,
+            }
+            await self._layer(lambda: self.layer.group_send(USERS_GROUP, event))
+
+    async def publish_session_check(self, user_id: int) -> None:
+        """Have every socket of the user, on every worker, check its session now."""
+        self.dispatch_session_check(user_id)
+        if not self.local_only:
+            event = {"type": "user.sessions", "user": user_id, "origin": self.worker_id}
+            await self._layer(lambda: self.layer.group_send(USERS_GROUP, event))
+
     def dispatch_room(
         self, room_id: int, seq: int | None, text: str, skip_user: int | None
     ) -> None:
@@ -377,6 +441,16 @@ class Hub:
         for socket in tuple(self.users.get(user_id, ())):
             socket.user_frame(text)
 
+    def dispatch_session_check(self, user_id: int) -> None:
+        for socket in tuple(self.users.get(user_id, ())):
+            socket.session_changed()
+
+    def dispatch_close(self, user_id: int, socket_ids: list[str], code: int) -> None:
+        wanted = set(socket_ids)
+        for socket in tuple(self.users.get(user_id, ())):
+            if socket.socket_id in wanted:
+                socket.close_soon(code)
+
     def _dispatch_event(self, event: dict[str, Any]) -> None:
         if event.get("origin") == self.worker_id:
             return  # delivered here when it was published
@@ -386,6 +460,10 @@ class Hub:
             self.dispatch_room(room_id, seq, event["text"], skip_user)
         elif kind == "user.frame":
             self.dispatch_user(event["user"], event["text"])  # a no-op without its sockets
+        elif kind == "user.sessions":
+            self.dispatch_session_check(event["user"])
+        elif kind == "user.close":
+            self.dispatch_close(event["user"], event["sockets"], event["code"])
 
     async def _receive_loop(self) -> None:
         while True:
@@ -471,11 +549,13 @@ class Hub:
                 await self.layer.group_add(room_group(room_id), channel)
             await self.layer.group_add(USERS_GROUP, channel)
             await self.presence.flush(everything=True)
+            await self._write_cap(everything=True)
         except asyncio.CancelledError:
             raise
         except Exception:
             return False
         self.layer_up = True
+        session_watcher().set_events_down(False)
         return True
 
     async def _refresh_presence(self) -> None:
@@ -492,6 +572,7 @@ class Hub:
                 self.announce_due.add(room_id)
             if self.announce_due and self.announcer is None:
                 self._announce_now()
+        await self._layer(lambda: self._write_cap(everything=True))
 
     async def catch_up_rooms(self) -> None:
         """Pass on every message stored after the last one this worker passed on,

@@ -14,6 +14,7 @@ from chatapp import wire
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_TOO_SLOW = 4408
+CLOSE_TOO_MANY_SOCKETS = 4409  # added by this server: the user opened newer ones
 CLOSE_TOO_LARGE = 1009
 CLOSE_RESTARTING = 1012
 

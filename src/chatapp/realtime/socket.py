@@ -36,7 +36,7 @@ from chatapp.realtime.limits import TokenBucket
 from chatapp.realtime.origins import origin_allowed, origin_needed
 from chatapp.realtime.outbox import Outbox
 from chatapp.realtime.protocol import FrameError
-from chatapp.realtime.sessions import watcher
+from chatapp.realtime.sessions import SessionRef, watcher
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,9 @@ class Identity:
     session_key: str
     user: wire.User  # for frames that name the sender
     hello: str
+    # The user's credentials as the endpoint saw them: ``valid_sessions`` tells
+    # whether they still hold (the transport only compares it).
+    credential: str = ""
 
 
 # Each handler takes the client frame type it is registered for.
@@ -67,7 +70,11 @@ class Endpoint(Protocol):
 
     async def authenticate(self, scope: WebSocketScope) -> Identity | None: ...
 
-    async def live_sessions(self, keys: list[str]) -> set[str]: ...
+    async def valid_sessions(
+        self, sessions: list[SessionRef], *, credentials: bool
+    ) -> set[SessionRef]:
+        """Those of ``sessions`` that still exist (with ``credentials``: and still
+        hold for their user); the sockets of the others are closed."""
 
 
 @dataclass(slots=True)
@@ -92,7 +99,8 @@ class Socket:
         "handling",
         "outbox",
         "send",
-        "session_key",
+        "session",
+        "socket_id",
         "subscriptions",
         "tasks",
         "user",
@@ -103,7 +111,8 @@ class Socket:
         self.endpoint = endpoint
         self.user_id = identity.user_id
         self.user = identity.user
-        self.session_key = identity.session_key
+        self.session = SessionRef(identity.session_key, identity.user_id, identity.credential)
+        self.socket_id = ""  # given by the hub (``add_user_socket``)
         self.send = send
         self.outbox = Outbox(send, settings.WS_OUTBOX_SIZE, self._too_slow)
         self.frames = TokenBucket(settings.WS_FRAME_RATE, settings.WS_FRAME_BURST)
@@ -147,6 +156,10 @@ class Socket:
 
     async def session_ended(self) -> None:
         self.close_soon(protocol.CLOSE_UNAUTHENTICATED)
+
+    def session_changed(self) -> None:
+        """The user's sessions may have ended: check this socket's now."""
+        watcher().recheck((self,))
 
     def spawn(self, coro: Awaitable[Any]) -> None:
         if self.tasks is None:
@@ -322,7 +335,7 @@ class SocketApp:
         try:
             socket.push_text(identity.hello)  # always the first frame
             await hub().add_user_socket(socket)
-            watcher().add(socket, self.endpoint.live_sessions)
+            watcher().add(socket, self.endpoint.valid_sessions)
             while True:
                 message = await receive()
                 if message["type"] == "websocket.receive":

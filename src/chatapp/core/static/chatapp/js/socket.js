@@ -10,6 +10,9 @@
 
 const CLOSE_UNAUTHENTICATED = 4401;
 const CLOSE_FORBIDDEN = 4403;
+// The user opened more tabs than the server allows; the newest win. Coming
+// back would close another tab, which would come back in turn: stay closed.
+const CLOSE_TOO_MANY_SOCKETS = 4409;
 const CLOSE_TOO_LARGE = 1009;
 // Refusals that no retry can fix: the send is dropped and shown as failed.
 const FINAL_SEND_ERRORS = new Set(["invalid", "too_large", "forbidden", "not_found"]);
@@ -61,7 +64,8 @@ export class ChatSocket extends EventTarget {
     this.inflight = new Map(); // client_id -> when it was written
     this.pausedUntil = 0; // after a rate_limited answer no send is written before this
     this.timers = { retry: 0, ping: 0, pong: 0, flush: 0 };
-    this.halted = false; // closed with 4403 or 1009: reconnecting cannot help
+    this.halted = false; // closed with 4403, 4409 or 1009: reconnecting cannot help
+    this.sessionRetries = 0; // handshakes left to find a new session after a 4401
     addEventListener("online", () => this.#wake());
     addEventListener("offline", () => this.#setStatus(STATUS.OFFLINE));
     addEventListener("pagehide", () => {
@@ -175,6 +179,7 @@ export class ChatSocket extends EventTarget {
         }
         this.ready = true;
         this.attempt = 0;
+        this.sessionRetries = 0;
         this.#setStatus(STATUS.CONNECTED);
         this.#emit("hello", frame);
         this.#resume();
@@ -268,15 +273,29 @@ export class ChatSocket extends EventTarget {
   #closed(ws, code) {
     if (ws !== this.ws) return;
     this.ws = null;
+    const greeted = this.ready;
     this.ready = false;
     clearTimeout(this.timers.ping);
     clearTimeout(this.timers.pong);
     if (code === CLOSE_UNAUTHENTICATED) {
-      const next = encodeURIComponent(location.pathname + location.search);
-      location.assign(`/accounts/login/?next=${next}`);
+      // The session this socket was opened with ended. A password change in
+      // another tab of this browser ends it too, but leaves the browser a new
+      // session cookie: try the cookie the browser has now, at once and once
+      // more a second later (the close can come before the new cookie does),
+      // and go to the login page only if neither says hello.
+      if (greeted) this.sessionRetries = 2;
+      if (this.sessionRetries === 0) {
+        goToLogin();
+        return;
+      }
+      this.sessionRetries -= 1;
+      this.#setStatus(STATUS.RECONNECTING);
+      this.timers.retry = setTimeout(() => this.connect(), greeted ? 0 : 1000);
       return;
     }
-    if (code === CLOSE_FORBIDDEN || code === CLOSE_TOO_LARGE) this.halted = true;
+    if (code === CLOSE_FORBIDDEN || code === CLOSE_TOO_LARGE || code === CLOSE_TOO_MANY_SOCKETS) {
+      this.halted = true;
+    }
     if (this.halted || this.stopped) {
       this.#setStatus(STATUS.OFFLINE);
       return;
@@ -343,6 +362,11 @@ export class ChatSocket extends EventTarget {
       // storage full or disabled: the sends still live in memory
     }
   }
+}
+
+function goToLogin() {
+  const next = encodeURIComponent(location.pathname + location.search);
+  location.assign(`/accounts/login/?next=${next}`);
 }
 
 function defaultUrl() {
