@@ -15,7 +15,13 @@
 
 const crypto = require('node:crypto');
 
-module.exports = { connectWithToken, subscribeToLobby, nextClientId, awaitReplies };
+module.exports = {
+  connectWithToken,
+  subscribeToLobby,
+  waitForFirstSend,
+  nextClientId,
+  awaitReplies
+};
 
 // http(s)://host[:port] (or ws(s)://...) -> ws(s)://host[:port]/ws/
 function socketUrl(target) {
@@ -123,6 +129,12 @@ function handleFrame(state, events, data) {
     }
     events.emit('error', `chatapp_${frame.code}`);
   }
+}
+
+// The first send at a random point of the send interval, not on arrival:
+// users that arrive together would otherwise send together ever after.
+function waitForFirstSend(context, events, done) {
+  setTimeout(done, Math.random() * context.vars.sendInterval * 1000);
 }
 
 // Before each send: a fresh client_id, and the moment it leaves.

@@ -26,6 +26,7 @@ import contextlib
 import csv
 import itertools
 import json
+import random
 import time
 import uuid
 from argparse import Namespace
@@ -152,6 +153,9 @@ class LobbyUser(User):
         self.username, self.token = row["username"], row["token"]
         with contextlib.suppress(Exception):  # reported as a failure; the first task tries again
             self._join()
+        # The first send at a random point of the send period, not at spawn:
+        # users spawned together would otherwise send together ever after.
+        gevent.sleep(random.uniform(0, 1 / self.send_rate))  # noqa: S311 - not a secret
 
     def on_stop(self) -> None:
         # What is still in flight when the run ends is neither a success nor a failure.
