@@ -71,6 +71,7 @@ def test_locust_acknowledges_and_delivers_every_message(target: Target, tmp_path
         cwd=tmp_path,
     )
     assert run.returncode == 0, run.stderr[-4000:]
+    assert "Traceback" not in run.stderr, run.stderr[-4000:]
     with open(f"{prefix}_stats.csv", newline="") as handle:
         stats = {row["Name"]: row for row in csv.DictReader(handle) if row["Type"] == "WS"}
     assert set(stats) == {"connect", "subscribe", "send→ack", "send→receive"}, stats.keys()
