@@ -55,11 +55,35 @@ function connectWithToken(wsArgs, context, done) {
   done();
 }
 
-// The Lobby's id comes from GET /api/rooms (with the same token) rather than
-// from `hello`: the engine attaches nothing to the socket before the first
-// step runs, so a `hello` that arrives with the handshake's answer is lost.
-function subscribeToLobby(context, events, done) {
-  const started = Date.now();
+// The Lobby's id comes from GET /api/rooms rather than from `hello`: the
+// engine attaches nothing to the socket before the first step runs, so a
+// `hello` that arrives with the handshake's answer would be lost. It is the
+// same room for every user, so each Artillery worker asks once.
+let lobbyLookup = null;
+
+function lobbyId(context) {
+  if (lobbyLookup === null) {
+    lobbyLookup = fetch(`${context.vars.httpBase}/api/rooms`, { headers: authorization(context) })
+      .then((response) => {
+        if (!response.ok) throw new Error(`GET /api/rooms: ${response.status}`);
+        return response.json();
+      })
+      .then((body) => {
+        const lobby = body.results.find((room) => room.kind === 'public');
+        if (!lobby) throw new Error('GET /api/rooms: no public room');
+        return lobby.id;
+      });
+    lobbyLookup.catch(() => {
+      lobbyLookup = null; // the next user asks again
+    });
+  }
+  return lobbyLookup;
+}
+
+// The functions below are async: the engine fails the virtual user when one
+// rejects (it ignores the error of a callback-style function).
+
+async function subscribeToLobby(context, events) {
   const state = {
     awaitingAck: new Map(), // client_id -> Date.now() at send
     awaitingEcho: new Map(),
@@ -67,32 +91,21 @@ function subscribeToLobby(context, events, done) {
   };
   context.chatapp = state;
   context.ws.on('message', (data) => handleFrame(state, events, data));
-  fetch(`${context.vars.httpBase}/api/rooms`, { headers: authorization(context) })
-    .then((response) => {
-      if (!response.ok) throw new Error(`GET /api/rooms: ${response.status}`);
-      return response.json();
-    })
-    .then((body) => {
-      const lobby = body.results.find((room) => room.kind === 'public');
-      if (!lobby) throw new Error('no public room');
-      context.vars.lobby = lobby.id;
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new Error('no subscribed frame')),
-          context.vars.replyTimeout * 1000
-        );
-        state.subscribed = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-        context.ws.send(JSON.stringify({ type: 'subscribe', room: lobby.id, after_seq: null }));
-      });
-    })
-    .then(() => {
-      events.emit('histogram', 'chatapp.subscribe', Date.now() - started);
-      done();
-    })
-    .catch((err) => done(err));
+  context.vars.lobby = await lobbyId(context);
+  const started = Date.now();
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error('no subscribed frame')),
+      context.vars.replyTimeout * 1000
+    );
+    state.subscribed = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const subscribe = { type: 'subscribe', room: context.vars.lobby, after_seq: null };
+    context.ws.send(JSON.stringify(subscribe));
+  });
+  events.emit('histogram', 'chatapp.subscribe', Date.now() - started);
 }
 
 function handleFrame(state, events, data) {
@@ -133,8 +146,10 @@ function handleFrame(state, events, data) {
 
 // The first send at a random point of the send interval, not on arrival:
 // users that arrive together would otherwise send together ever after.
-function waitForFirstSend(context, events, done) {
-  setTimeout(done, Math.random() * context.vars.sendInterval * 1000);
+async function waitForFirstSend(context) {
+  await new Promise((resolve) => {
+    setTimeout(resolve, Math.random() * context.vars.sendInterval * 1000);
+  });
 }
 
 // Before each send: a fresh client_id, and the moment it leaves.
@@ -149,19 +164,18 @@ function nextClientId(context, events, done) {
 
 // After the last send: wait for the outstanding acks and echoes, then count
 // what never came; any missing reply fails this virtual user.
-function awaitReplies(context, events, done) {
+async function awaitReplies(context, events) {
   const state = context.chatapp;
   const deadline = Date.now() + context.vars.replyTimeout * 1000;
-  const check = () => {
-    const waiting = state.awaitingAck.size + state.awaitingEcho.size;
-    if (waiting > 0 && Date.now() < deadline && context.ws.readyState === context.ws.OPEN) {
-      setTimeout(check, 50);
-      return;
-    }
-    if (waiting === 0) return done();
-    events.emit('counter', 'chatapp.ack_timeouts', state.awaitingAck.size);
-    events.emit('counter', 'chatapp.receive_timeouts', state.awaitingEcho.size);
-    done(new Error(`${state.awaitingAck.size} acks and ${state.awaitingEcho.size} messages missing`));
-  };
-  check();
+  const open = () => context.ws.readyState === context.ws.OPEN;
+  while (state.awaitingAck.size + state.awaitingEcho.size > 0 && Date.now() < deadline && open()) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const acks = state.awaitingAck.size;
+  const echoes = state.awaitingEcho.size;
+  if (acks + echoes > 0) {
+    events.emit('counter', 'chatapp.ack_timeouts', acks);
+    events.emit('counter', 'chatapp.receive_timeouts', echoes);
+    throw new Error(`${acks} acks and ${echoes} messages missing`);
+  }
 }
