@@ -30,7 +30,7 @@ import random
 import time
 import uuid
 from argparse import Namespace
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from typing import Any
 
@@ -46,6 +46,13 @@ CONNECT_TIMEOUT = 10.0  # s for the handshake and for each frame waited for whil
 MAX_FRAME = 64 * 1024  # the server's own frame limit
 
 
+def positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise ValueError(f"{text} is not above 0")
+    return value
+
+
 @events.init_command_line_parser.add_listener
 def _add_arguments(parser: Any) -> None:
     group = parser.add_argument_group("chatapp")
@@ -58,14 +65,14 @@ def _add_arguments(parser: Any) -> None:
     group.add_argument(
         "--send-rate",
         env_var="CHATAPP_SEND_RATE",
-        type=float,
+        type=positive,
         default=1.0,
         help="messages a second per user (the server allows a burst of 20, then 5 a second)",
     )
     group.add_argument(
         "--reply-timeout",
         env_var="CHATAPP_REPLY_TIMEOUT",
-        type=float,
+        type=positive,
         default=10.0,
         help="seconds before a missing ack or echo counts as a failure",
     )
@@ -143,6 +150,11 @@ class LobbyUser(User):
         # its ack; client_id -> when it was sent, until it comes back as a message.
         self.awaiting_ack: dict[str, tuple[float, str]] = {}
         self.awaiting_echo: dict[str, float] = {}
+        self.handlers: dict[Any, Callable[[dict[str, Any]], None]] = {
+            "ack": self._on_ack,
+            "message": self._on_message,
+            "error": self._on_error,
+        }
 
     def wait_time(self) -> float:
         return self._pace(self)
@@ -246,27 +258,32 @@ class LobbyUser(User):
                 self.ws = None
 
     def _handle(self, frame: dict[str, Any]) -> None:
-        kind = frame.get("type")
-        if kind == "ack":
-            unacked = self.awaiting_ack.pop(frame.get("client_id") or "", None)
-            if unacked is not None:
-                self._fire("send→ack", unacked[0])
-        elif kind == "message":
-            message = frame["message"]
-            if message["room"] == self.room:
-                self.last_seq = message["seq"]
-            sent = self.awaiting_echo.pop(message.get("client_id") or "", None)
-            if sent is not None:
-                self._fire("send→receive", sent)
-        elif kind == "error":
-            ref = frame.get("ref") or ""
-            unacked = self.awaiting_ack.pop(ref, None)
-            self.awaiting_echo.pop(ref, None)
-            error = ServerError(f"{frame.get('code')}: {frame.get('detail')}")
-            if unacked is not None:
-                self._fire("send→ack", unacked[0], error)
-            else:
-                self._fire("error", time.perf_counter(), error)
+        handler = self.handlers.get(frame.get("type"))
+        if handler is not None:
+            handler(frame)
+
+    def _on_ack(self, frame: dict[str, Any]) -> None:
+        unacked = self.awaiting_ack.pop(frame.get("client_id") or "", None)
+        if unacked is not None:
+            self._fire("send→ack", unacked[0])
+
+    def _on_message(self, frame: dict[str, Any]) -> None:
+        message = frame["message"]
+        if message["room"] == self.room:
+            self.last_seq = max(self.last_seq or 0, message["seq"])
+        sent = self.awaiting_echo.pop(message.get("client_id") or "", None)
+        if sent is not None:
+            self._fire("send→receive", sent)
+
+    def _on_error(self, frame: dict[str, Any]) -> None:
+        ref = frame.get("ref") or ""
+        unacked = self.awaiting_ack.pop(ref, None)
+        self.awaiting_echo.pop(ref, None)
+        error = ServerError(f"{frame.get('code')}: {frame.get('detail')}")
+        if unacked is not None:
+            self._fire("send→ack", unacked[0], error)
+        else:
+            self._fire("error", time.perf_counter(), error)
 
     def _expire(self) -> None:
         """Fail the sends whose ack or echo is overdue (oldest first: dicts keep order)."""
