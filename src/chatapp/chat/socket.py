@@ -30,7 +30,7 @@ from chatapp.realtime.protocol import FrameError
 from chatapp.realtime.sessions import SessionRef
 from chatapp.realtime.socket import Handler, Identity, Socket
 from chatapp.tokens.middleware import bearer_token, token_in_url
-from chatapp.tokens.services import PRESENTED_MAX, digest
+from chatapp.tokens.services import presented_digest
 
 # The credential of a token socket, as the session watcher sees it.
 TOKEN_KEY = "token:"  # noqa: S105 - a prefix, not a secret
@@ -115,7 +115,7 @@ class ChatEndpoint:
         (or sits in the URL, where it would be logged) the socket gets 4401."""
         if not presented:
             return None
-        owner = await sql.token_owner(digest(presented[:PRESENTED_MAX]))
+        owner = await sql.token_owner(presented_digest(presented))
         if owner is None:
             return None
         token_id, user_id = owner

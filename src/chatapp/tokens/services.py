@@ -46,6 +46,12 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def presented_digest(presented: str) -> str:
+    """The digest to look a presented token up by (HTTP and socket alike);
+    what reaches the hash is bounded."""
+    return digest(presented[:PRESENTED_MAX])
+
+
 def token_create(*, user: User, name: str) -> NewToken:
     """A new token for ``user``; at most MAX_TOKENS_PER_USER each (else ``conflict``)."""
     name = name.strip()
@@ -87,7 +93,7 @@ def token_revoke(*, user: User, token_id: int) -> bool:
 
 async def token_user(presented: str) -> tuple[User, ApiToken] | None:
     """The active user a presented token belongs to, and the token; None otherwise."""
-    wanted = digest(presented[:PRESENTED_MAX])
+    wanted = presented_digest(presented)
     found = await (
         ApiToken.objects.select_related("user").filter(digest=wanted, user__is_active=True).afirst()
     )
