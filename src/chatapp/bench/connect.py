@@ -132,7 +132,7 @@ def summarize(
         "refused": sum(r["refused"] for r in results),
         "refusals": dict(refusals),
         "retried": sum(r["retried"] for r in results),
-        "storm_s": None if storm_s is None else round(storm_s, 3),
+        "storm_s": None if storm_s is None else round(storm_s, 6),
         "connects_per_s": round(subscribed / storm_s, 1) if storm_s else None,
         "latency_p50_ms": ms(percentile(latency, 0.50)),
         "latency_p90_ms": ms(percentile(latency, 0.90)),
