@@ -1,5 +1,6 @@
-"""JSON API of accounts (PROTOCOL.md): csrf, register, login, logout, me, users;
-and, added by this server, logout-all."""
+"""JSON API of accounts (PROTOCOL.md): csrf, register, login, logout, me; and,
+added by this server, logout-all. The people search (``/api/users``) shows
+relations, so it lives in the friends app."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from django.middleware.csrf import get_token
 from msgspec.structs import asdict
 
 from chatapp import wire
-from chatapp.accounts import selectors, services
+from chatapp.accounts import services
 from chatapp.accounts.forms import RegisterForm
 from chatapp.accounts.models import User
 from chatapp.accounts.serializers import user_shape
-from chatapp.core.api import api_view, form_errors, read_body, read_query
+from chatapp.core.api import api_view, form_errors, read_body
 from chatapp.core.errors import ApiError, json_response
 from chatapp.core.throttle import throttled
 
@@ -76,15 +77,3 @@ async def logout_all(request: HttpRequest) -> HttpResponse:
 @api_view("GET")
 async def me(request: HttpRequest) -> HttpResponse:
     return json_response(user_shape(await current_user(request)))
-
-
-@api_view("GET")
-async def users(request: HttpRequest) -> HttpResponse:
-    viewer = await current_user(request)
-    query = read_query(request, wire.UserSearchQuery).q[:100]
-    found = await sync_to_async(selectors.user_search)(viewer=viewer, query=query)
-    results = [
-        wire.UserWithRelation(**asdict(user_shape(user)), relation=relation)
-        for user, relation in found
-    ]
-    return json_response(wire.UserResults(results=results))

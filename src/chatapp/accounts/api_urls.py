@@ -9,5 +9,4 @@ urlpatterns = [
     path("auth/logout", api.logout, name="api-logout"),
     path("auth/logout-all", api.logout_all, name="api-logout-all"),
     path("me", api.me, name="api-me"),
-    path("users", api.users, name="api-users"),
 ]

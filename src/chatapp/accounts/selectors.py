@@ -9,22 +9,18 @@ from chatapp.accounts.models import User
 SEARCH_LIMIT = 20
 
 
-def user_search(*, viewer: User, query: str, limit: int = SEARCH_LIMIT) -> list[tuple[User, str]]:
-    """Active users whose name (or, when shown, email) contains ``query``, each
-    with its relation to the viewer."""
+def user_search(*, query: str, limit: int = SEARCH_LIMIT) -> list[User]:
+    """Active users whose name (or, when shown, email) contains ``query``, by name.
+    How each stands with the viewer is the friends app's business
+    (``friends.selectors.people_search``)."""
     query = query.strip()
     if not query:
         return []
-    users = (
+    return list(
         User.objects.filter(is_active=True)
         .filter(Q(username__icontains=query) | Q(email__iexact=query, hide_email=False))
         .order_by("username")[:limit]
     )
-    found = list(users)
-    from chatapp.friends.selectors import relations
-
-    relation_of = relations(viewer_id=viewer.pk, user_ids=[user.pk for user in found])
-    return [(user, relation_of[user.pk]) for user in found]
 
 
 # The longest login an account can have: an e-mail address (usernames are shorter).

@@ -6,12 +6,13 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse
+from msgspec.structs import asdict
 
 from chatapp import wire
 from chatapp.accounts.api import current_user
 from chatapp.accounts.serializers import user_shape
 from chatapp.chat import selectors as chat_selectors
-from chatapp.core.api import api_view, read_body
+from chatapp.core.api import api_view, read_body, read_query
 from chatapp.core.errors import ApiError, json_response
 from chatapp.friends import selectors, services
 from chatapp.friends.serializers import friend_request_shape
@@ -83,3 +84,15 @@ async def private_room(request: HttpRequest) -> HttpResponse:
     if shape is None:
         raise ApiError("forbidden", "You can only chat privately with friends.")
     return json_response(shape)
+
+
+@api_view("GET")
+async def users(request: HttpRequest) -> HttpResponse:
+    viewer = await current_user(request)
+    query = read_query(request, wire.UserSearchQuery).q[:100]
+    found = await sync_to_async(selectors.people_search)(viewer=viewer, query=query)
+    results = [
+        wire.UserWithRelation(**asdict(user_shape(user)), relation=relation)
+        for user, relation in found
+    ]
+    return json_response(wire.UserResults(results=results))

@@ -3,6 +3,7 @@ from django.urls import path
 from chatapp.friends import api
 
 urlpatterns = [
+    path("users", api.users, name="api-users"),
     path("friends", api.friends, name="api-friends"),
     path("friends/<id:user_id>", api.unfriend, name="api-unfriend"),
     path("friend-requests", api.friend_requests, name="api-friend-requests"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import Q
 
 from chatapp.accounts.models import User
+from chatapp.accounts.selectors import user_search
 from chatapp.chat.models import Room
 from chatapp.friends.models import FriendRequest, Friendship
 from chatapp.friends.services import ordered
@@ -47,6 +48,14 @@ def relations(*, viewer_id: int, user_ids: list[int]) -> dict[int, str]:
         else:
             result[uid] = "none"
     return result
+
+
+def people_search(*, viewer: User, query: str) -> list[tuple[User, str]]:
+    """The people search of ``/api/users`` and the search page: the users
+    ``query`` finds, each with its relation to ``viewer``."""
+    found = user_search(query=query)
+    relation_of = relations(viewer_id=viewer.pk, user_ids=[user.pk for user in found])
+    return [(user, relation_of[user.pk]) for user in found]
 
 
 def requests_of(*, user_id: int) -> tuple[list[FriendRequest], list[FriendRequest]]:

@@ -15,7 +15,6 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from chatapp import wire
-from chatapp.accounts import selectors as account_selectors
 from chatapp.accounts.views import page_user
 from chatapp.core.api import read_form, read_query
 from chatapp.core.errors import BadInput
@@ -42,9 +41,7 @@ async def _act(request: HttpRequest, service: Callable[..., Any], done: str, **k
 @login_required
 async def search(request: HttpRequest) -> HttpResponse:
     query = read_query(request, wire.UserSearchQuery).q[:100]
-    found = await sync_to_async(account_selectors.user_search)(
-        viewer=page_user(request), query=query
-    )
+    found = await sync_to_async(selectors.people_search)(viewer=page_user(request), query=query)
     incoming, outgoing = await sync_to_async(selectors.requests_of)(user_id=page_user(request).pk)
     request_ids = {r.from_user_id: r.pk for r in incoming} | {r.to_user_id: r.pk for r in outgoing}
     results = [
