@@ -30,6 +30,9 @@ test-quick: lint typecheck
 lint: $(STAMP)
 	$(BIN)/ruff check src tests loadtest examples
 	$(BIN)/ruff format --check src tests loadtest examples
+	@if command -v shellcheck >/dev/null; then shellcheck deploy/install.sh; \
+	elif [ "$$CI" = true ]; then echo "lint: shellcheck is missing (CI installs it)" >&2; exit 1; \
+	else echo "lint: shellcheck is not installed; deploy/install.sh not checked" >&2; fi
 
 typecheck: $(STAMP)
 	SECRET_KEY=$${SECRET_KEY:-$(TEST_SECRET_KEY)} $(BIN)/mypy

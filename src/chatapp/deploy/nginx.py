@@ -34,6 +34,7 @@ class NginxSite:
     https_port: int = 443
     listen_address: str = ""  # all addresses (and IPv6) when empty
     ws_read_timeout: str = "60s"
+    acme_root: Path | None = None  # served over plain HTTP for certbot --webroot
 
     def check(self) -> None:
         if not self.server_names:
@@ -51,6 +52,7 @@ class NginxSite:
             ("--key", self.key),
             ("--static-root", self.static_root),
             ("--media-root", self.media_root),
+            *((("--acme-root", self.acme_root),) if self.acme_root else ()),
         ):
             if not path.is_absolute() or _UNSAFE.search(str(path)):
                 raise DeployError(f"{flag}: {str(path)!r} must be an absolute path without spaces")
@@ -79,6 +81,7 @@ def render_nginx(site: NginxSite) -> str:
         "listen": f"{site.listen_address}:" if site.listen_address else "",
         "ipv6": not site.listen_address,
         "ws_read_timeout": site.ws_read_timeout,
+        "acme_root": str(site.acme_root).rstrip("/") if site.acme_root else "",
         "file_policy": FILE_POLICY,
     }
     return engine.get_template("deploy/nginx.conf").render(Context(context))
