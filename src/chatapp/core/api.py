@@ -20,7 +20,10 @@ T = TypeVar("T")
 
 
 def api_view(*methods: str, login: bool = True) -> Callable[[View], View]:
-    """Wrap an async API view: allowed methods, optional login, Error shape on ApiError."""
+    """Wrap an async API view: allowed methods, optional login, Error shape on ApiError.
+
+    The wrapper keeps both as ``api_methods`` and ``api_login``: the OpenAPI
+    document (``chatapp.core.openapi``) reads them from the URLconf."""
     allowed = ", ".join(methods)
 
     def decorator(view: View) -> View:
@@ -41,6 +44,7 @@ def api_view(*methods: str, login: bool = True) -> Callable[[View], View]:
             except ApiError as exc:
                 return error_response(exc.code, exc.detail, fields=exc.fields, headers=exc.headers)
 
+        vars(wrapper).update(api_methods=methods, api_login=login)
         return wrapper
 
     return decorator

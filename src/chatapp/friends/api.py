@@ -12,6 +12,7 @@ from chatapp.accounts.api import current_user
 from chatapp.accounts.serializers import user_shape
 from chatapp.chat import selectors as chat_selectors
 from chatapp.core.api import api_view, read_body
+from chatapp.core.apidoc import operation
 from chatapp.core.errors import ApiError, json_response
 from chatapp.friends import selectors, services
 from chatapp.friends.serializers import friend_request_shape
@@ -25,6 +26,7 @@ async def _run(service: Any, **kwargs: Any) -> Any:
         raise ApiError(exc.code, exc.detail) from exc
 
 
+@operation("GET", "The caller's friends", answers={200: wire.Friends})
 @api_view("GET")
 async def friends(request: HttpRequest) -> HttpResponse:
     user = await current_user(request)
@@ -32,6 +34,12 @@ async def friends(request: HttpRequest) -> HttpResponse:
     return json_response(wire.Friends(results=[user_shape(friend) for friend in found]))
 
 
+@operation(
+    "DELETE",
+    "Unfriend: the private room closes, its history kept",
+    answers={204: None},
+    errors={404: "Not friends with that user."},
+)
 @api_view("DELETE")
 async def unfriend(request: HttpRequest, user_id: int) -> HttpResponse:
     user = await current_user(request)
@@ -39,6 +47,22 @@ async def unfriend(request: HttpRequest, user_id: int) -> HttpResponse:
     return HttpResponse(status=204)
 
 
+@operation(
+    "GET",
+    "The caller's open friend requests, newest first",
+    answers={200: wire.FriendRequests},
+)
+@operation(
+    "POST",
+    "Send a friend request (to someone who asked first: both accepted)",
+    body=wire.FriendRequestBody,
+    answers={201: wire.FriendRequest},
+    errors={
+        400: "A request to oneself.",
+        404: "No such active user.",
+        409: "Already friends, or already asked.",
+    },
+)
 @api_view("GET", "POST")
 async def friend_requests(request: HttpRequest) -> HttpResponse:
     user = await current_user(request)
@@ -62,6 +86,18 @@ ACTIONS = {
 }
 
 
+@operation(
+    "POST",
+    "Accept, decline or cancel a friend request",
+    answers={200: wire.FriendRequest},
+    path={"action": {"enum": list(ACTIONS)}},
+    errors={
+        403: "The wrong side of the request (only its receiver accepts or declines, "
+        "only its sender cancels).",
+        404: "No such request of the caller's, or no such action.",
+        409: "The request is no longer pending.",
+    },
+)
 @api_view("POST")
 async def friend_request_action(request: HttpRequest, request_id: int, action: str) -> HttpResponse:
     user = await current_user(request)
@@ -72,6 +108,13 @@ async def friend_request_action(request: HttpRequest, request_id: int, action: s
     return json_response(friend_request_shape(changed))
 
 
+@operation(
+    "POST",
+    "The private room with a friend",
+    body=wire.PrivateRoomBody,
+    answers={200: wire.Room},
+    errors={403: "Not friends with that user."},
+)
 @api_view("POST")
 async def private_room(request: HttpRequest) -> HttpResponse:
     user = await current_user(request)
