@@ -9,6 +9,7 @@ from collections.abc import Callable, Coroutine
 from functools import wraps
 from typing import Any, TypeVar
 
+import msgspec
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase, QueryDict
 
@@ -83,6 +84,13 @@ def read_form(request: HttpRequest, kind: type[T]) -> T:
 
 
 def _read_strings(data: QueryDict, kind: type[T]) -> T:
+    repeated = {
+        info.encode_name: ["Given more than once."]
+        for info in msgspec.structs.fields(kind)  # type: ignore[arg-type]
+        if len(data.getlist(info.encode_name)) > 1
+    }
+    if repeated:  # else the last would win, unseen
+        raise BadInput("Some fields are missing or invalid.", repeated)
     try:
         return wire.decode_strings({name: str(value) for name, value in data.items()}, kind)
     except wire.WireError as exc:
