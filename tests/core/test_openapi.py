@@ -118,6 +118,7 @@ def test_query_parameters_are_the_query_struct_without_null(document: dict[str, 
         "name": "before_seq",
         "in": "query",
         "required": False,
+        "allowEmptyValue": True,
         "schema": {"type": "integer", "minimum": 1, "maximum": wire.INT64_MAX},
     }
     users = document["paths"]["/api/users"]["get"]["parameters"]
@@ -126,6 +127,7 @@ def test_query_parameters_are_the_query_struct_without_null(document: dict[str, 
             "name": "q",
             "in": "query",
             "required": False,
+            "allowEmptyValue": True,
             "schema": {"type": "string", "pattern": r"^[^\x00]*$"},
         }
     ]

@@ -207,9 +207,10 @@ def _query_parameters(kind: type | None) -> list[dict[str, Any]]:
     parameters = []
     for info in msgspec.structs.fields(kind):
         schema = _without_null(_schema_of(info.type))
-        parameters.append(
-            {"name": info.encode_name, "in": "query", "required": info.required, "schema": schema}
-        )
+        parameter = {"name": info.encode_name, "in": "query", "required": info.required}
+        if not info.required:
+            parameter["allowEmptyValue"] = True  # `?before=` is no value (decode_strings)
+        parameters.append({**parameter, "schema": schema})
     return parameters
 
 
