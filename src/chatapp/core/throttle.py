@@ -190,6 +190,7 @@ def throttled(kind: str) -> Callable[[View], AsyncView]:
             response: HttpResponseBase = await run(request, *args, **kwargs)
             return response
 
+        vars(wrapper)["throttle_kind"] = kind  # the OpenAPI document lists its 429
         return wrapper
 
     return decorator

@@ -15,6 +15,9 @@ from django.utils._os import safe_join
 from django.views.decorators.http import require_safe
 
 from chatapp import wire
+from chatapp.core import openapi
+from chatapp.core.api import api_view
+from chatapp.core.apidoc import operation
 from chatapp.core.errors import json_response
 from chatapp.core.files import FILE_POLICY
 from chatapp.core.outages import RETRY_AFTER_SECONDS
@@ -71,3 +74,13 @@ async def media(request: HttpRequest, path: str) -> HttpResponse:
     response["Cache-Control"] = "public, max-age=31536000, immutable"
     response["Content-Security-Policy"] = FILE_POLICY
     return response
+
+
+@operation(
+    "GET",
+    "This document: the OpenAPI 3.1 description of the JSON API",
+    answers={200: dict},
+)
+@api_view("GET", login=False)
+async def openapi_json(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(openapi.document_bytes(), content_type="application/json")
