@@ -67,7 +67,7 @@ def serve_parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         default=_env_int("WEB_CONCURRENCY", 1),
-        help="worker processes (default: $WEB_CONCURRENCY or 1); more than one needs REDIS_URL",
+        help="worker processes (default: $WEB_CONCURRENCY or 1); more than one needs Redis",
     )
     parser.add_argument(
         "--migrate",
@@ -108,11 +108,12 @@ def serve(argv: Sequence[str]) -> None:
     args = serve_parser().parse_args(argv)
     if args.workers < 1:
         sys.exit("chatapp serve: --workers must be at least 1")
-    if args.workers > 1 and not os.environ.get("REDIS_URL"):
+    has_redis = any(os.environ.get(name, "").strip() for name in ("REDIS_URL", "REDIS_SENTINELS"))
+    if args.workers > 1 and not has_redis:
         sys.exit(
             "chatapp serve: more than one worker needs REDIS_URL. Without Redis the "
             "channel layer lives in one process, so workers could not reach each "
-            "other's sockets. Set REDIS_URL or use --workers 1."
+            "other's sockets. Set REDIS_URL (or REDIS_SENTINELS) or use --workers 1."
         )
 
     import django

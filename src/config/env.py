@@ -41,6 +41,13 @@ class SettingError(ImproperlyConfigured):
         error.var = var
         return error
 
+    @classmethod
+    def conflict(cls, var: str, other: str, why: str) -> SettingError:
+        error = cls.__new__(cls)
+        ImproperlyConfigured.__init__(error, f"{var} and {other} are both set: use one ({why})")
+        error.var = var
+        return error
+
 
 class Env(environ.Env):
     """django-environ's ``Env`` with strict typed reads (all of them named as
@@ -166,14 +173,37 @@ class Env(environ.Env):
         raw = self._raw(var)
         if raw is None:
             return ""
-        parts = urlsplit(raw.strip())
-        if parts.scheme.lower() not in REDIS_SCHEMES or not (parts.netloc or parts.path):
+        if not _is_redis_url(raw.strip()):
             raise SettingError(var, raw, "a Redis URL, e.g. redis://127.0.0.1:6379/0")
-        try:
-            parts.port  # noqa: B018  (it raises on a port that is not a number)
-        except ValueError as exc:
-            raise SettingError(var, raw, "a Redis URL, e.g. redis://127.0.0.1:6379/0") from exc
         return raw.strip()
+
+    def redis_urls(self, var: builtins.str) -> builtins.list[builtins.str]:
+        """Comma-separated Redis URLs, each as ``redis_url`` takes it; [] when unset."""
+        urls = self.list(var, default=[])
+        for url in urls:
+            if not _is_redis_url(url):
+                raise SettingError(
+                    var, url, "Redis URLs joined by commas, e.g. redis://10.0.0.1:6379/0"
+                )
+        return urls
+
+    def host_ports(
+        self, var: builtins.str
+    ) -> builtins.list[builtins.tuple[builtins.str, builtins.int]]:
+        """Comma-separated ``host:port`` pairs (``[v6]:port`` for IPv6); [] when unset."""
+        pairs = []
+        for item in self.list(var, default=[]):
+            parts = urlsplit("//" + item)
+            try:
+                host, port = parts.hostname, parts.port
+            except ValueError:
+                host = port = None
+            if not host or not port or parts.path or parts.username or parts.query:
+                raise SettingError(
+                    var, item, "host:port pairs joined by commas, e.g. 10.0.0.1:26379"
+                )
+            pairs.append((host, port))
+        return pairs
 
     def rates(self, var: builtins.str, default: builtins.str) -> builtins.str:
         """Rates of ``limits`` ("20/minute", several joined by ";") or "off"."""
@@ -193,6 +223,15 @@ class Env(environ.Env):
                 var, raw, 'N/second, N/minute, N/hour or N/day, several joined by ";", or off'
             )
         return raw.strip()
+
+
+def _is_redis_url(raw: str) -> bool:
+    parts = urlsplit(raw)
+    try:
+        parts.port  # noqa: B018  (it raises on a port that is not a number)
+    except ValueError:
+        return False
+    return parts.scheme.lower() in REDIS_SCHEMES and bool(parts.netloc or parts.path)
 
 
 def _within(value: float, minimum: float | None, maximum: float | None) -> bool:

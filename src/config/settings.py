@@ -165,7 +165,41 @@ globals().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="chatapp <noreply@localhost>")
 
 # --- Realtime ----------------------------------------------------------------------
+# Redis: one server (REDIS_URL), or a master found through Redis Sentinel
+# (REDIS_SENTINELS, REDIS_SENTINEL_MASTER); the channel layer alone may be
+# sharded over several servers (REDIS_LAYER_URLS). chatapp.core.redis_servers
+# says which client uses what.
 REDIS_URL = env.redis_url("REDIS_URL")
+REDIS_SENTINELS = env.host_ports("REDIS_SENTINELS")
+REDIS_SENTINEL_MASTER = env.str("REDIS_SENTINEL_MASTER", default="").strip()
+REDIS_PASSWORD = env.str("REDIS_PASSWORD", default="")
+REDIS_SENTINEL_PASSWORD = env.str("REDIS_SENTINEL_PASSWORD", default="")
+REDIS_LAYER_URLS = env.redis_urls("REDIS_LAYER_URLS")
+if REDIS_SENTINELS and not REDIS_SENTINEL_MASTER:
+    raise SettingError.missing(
+        "REDIS_SENTINEL_MASTER",
+        "REDIS_SENTINELS is set: name the master they watch (the name of their "
+        "`sentinel monitor` line).",
+    )
+if REDIS_SENTINEL_MASTER and not REDIS_SENTINELS:
+    raise SettingError.missing(
+        "REDIS_SENTINELS",
+        f"REDIS_SENTINEL_MASTER={REDIS_SENTINEL_MASTER!r} needs them: host:port,...",
+    )
+if REDIS_SENTINELS and REDIS_URL:
+    raise SettingError.conflict(
+        "REDIS_URL", "REDIS_SENTINELS", "the sentinels say where the master is"
+    )
+if REDIS_SENTINELS and REDIS_LAYER_URLS:
+    raise SettingError.conflict(
+        "REDIS_LAYER_URLS", "REDIS_SENTINELS", "the layer is not sharded through sentinels"
+    )
+if REDIS_LAYER_URLS and not REDIS_URL:
+    raise SettingError.missing(
+        "REDIS_URL",
+        "REDIS_LAYER_URLS shards the channel layer only: presence, limits and "
+        "throttles need one main server in REDIS_URL (it may be one of the shards).",
+    )
 # Every Redis key of this app starts with this. Live events only make sense for
 # the database they describe, so by default it names that database: two
 # deployments (or a test server and a dev server) sharing a Redis never see
@@ -181,28 +215,45 @@ REDIS_PREFIX = env.str(
 # Each worker process receives all room events on one channel, so its queue
 # must hold a burst; anything dropped is filled from the database anyway.
 CHANNEL_CAPACITY = env.int("CHANNEL_CAPACITY", default=10_000, minimum=1)
-if REDIS_URL:
+if REDIS_URL or REDIS_SENTINELS:
+    _layer_connection = {
+        # channels-redis blocks 5 s in BZPOPMIN; redis-py 8's default
+        # 5 s socket timeout races it and kills the receive loop.
+        "socket_timeout": env.float("REDIS_SOCKET_TIMEOUT", default=15.0, minimum=6.0),
+        "socket_connect_timeout": 5.0,
+        "retry_on_timeout": True,
+        # redis-py raises "Too many connections" past this instead
+        # of waiting; per-process room subscriptions keep use low.
+        "max_connections": env.int("REDIS_MAX_CONNECTIONS", default=1000, minimum=1),
+        # A password in a URL wins over this one.
+        "password": REDIS_PASSWORD or None,
+    }
+    if REDIS_SENTINELS:
+        # channels-redis makes a redis-py SentinelConnectionPool of these keys:
+        # each new connection asks the sentinels where the master is.
+        _layer_hosts: list[dict[str, object]] = [
+            {
+                "sentinels": REDIS_SENTINELS,
+                "master_name": REDIS_SENTINEL_MASTER,
+                "sentinel_kwargs": {
+                    "password": REDIS_SENTINEL_PASSWORD or None,
+                    "socket_timeout": 2.0,
+                    "socket_connect_timeout": 2.0,
+                },
+                **_layer_connection,
+            }
+        ]
+    else:
+        # Several hosts shard the layer: a group lives on the host its name
+        # hashes to, a worker's channel on the host its name hashes to.
+        _layer_hosts = [
+            {"address": url, **_layer_connection} for url in REDIS_LAYER_URLS or [REDIS_URL]
+        ]
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [
-                    {
-                        "address": REDIS_URL,
-                        # channels-redis blocks 5 s in BZPOPMIN; redis-py 8's default
-                        # 5 s socket timeout races it and kills the receive loop.
-                        "socket_timeout": env.float(
-                            "REDIS_SOCKET_TIMEOUT", default=15.0, minimum=6.0
-                        ),
-                        "socket_connect_timeout": 5.0,
-                        "retry_on_timeout": True,
-                        # redis-py raises "Too many connections" past this instead
-                        # of waiting; per-process room subscriptions keep use low.
-                        "max_connections": env.int(
-                            "REDIS_MAX_CONNECTIONS", default=1000, minimum=1
-                        ),
-                    }
-                ],
+                "hosts": _layer_hosts,
                 "capacity": CHANNEL_CAPACITY,
                 "prefix": REDIS_PREFIX,
             },

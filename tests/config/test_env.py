@@ -116,3 +116,34 @@ def test_a_long_value_is_cut_in_the_message() -> None:
     with pytest.raises(SettingError) as caught:
         env_with(X="y" * 500).bool("X", default=False)
     assert len(str(caught.value)) < 200
+
+
+def test_redis_url_lists() -> None:
+    raw = "redis://a:6379/0, rediss://b:6380/1,unix:///run/redis.sock"
+    assert env_with(R=raw).redis_urls("R") == [
+        "redis://a:6379/0",
+        "rediss://b:6380/1",
+        "unix:///run/redis.sock",
+    ]
+    assert env_with().redis_urls("R") == []
+
+
+@pytest.mark.parametrize("raw", ["banana", "redis://a:6379/0,http://b", "redis://a:port/0"])
+def test_bad_redis_url_lists_name_the_bad_item(raw: str) -> None:
+    with pytest.raises(SettingError, match=r"R=.* Redis URLs joined by commas"):
+        env_with(R=raw).redis_urls("R")
+
+
+def test_host_ports() -> None:
+    raw = "10.0.0.1:26379, sentinel-b:26380,[::1]:26381"
+    assert env_with(S=raw).host_ports("S") == [
+        ("10.0.0.1", 26379),
+        ("sentinel-b", 26380),
+        ("::1", 26381),
+    ]
+
+
+@pytest.mark.parametrize("raw", ["banana", "a:b", "a:0", "a:70000", "a:1/x", "u@a:1", ":26379"])
+def test_bad_host_ports(raw: str) -> None:
+    with pytest.raises(SettingError, match=r"S=.* host:port pairs"):
+        env_with(S=raw).host_ports("S")

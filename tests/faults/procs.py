@@ -128,9 +128,12 @@ def port_accepts(port: int) -> bool:
 
 
 class RedisServer:
-    """A ``redis-server`` on a free loopback port, without persistence."""
+    """A ``redis-server`` on a free loopback port, without persistence;
+    ``options`` are more of its command-line options."""
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(
+        self, workdir: Path, port: int | None = None, options: tuple[str, ...] = ()
+    ) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise ProcessFailed("redis-server is not installed (Debian package redis-server)")
@@ -138,6 +141,7 @@ class RedisServer:
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
+        self.options = options
         self.log_path = workdir / "redis.log"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -149,10 +153,8 @@ class RedisServer:
     def pid(self) -> int | None:
         return self.process.pid if self.process is not None else None
 
-    def start(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            raise ProcessFailed(f"redis-server {self.process.pid} is already running")
-        command = [
+    def command(self) -> list[str]:
+        return [
             self.binary,
             "--port", str(self.port),
             "--bind", "127.0.0.1",
@@ -160,7 +162,13 @@ class RedisServer:
             "--appendonly", "no",
             "--dir", str(self.workdir),
             "--daemonize", "no",
+            *self.options,
         ]  # fmt: skip
+
+    def start(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            raise ProcessFailed(f"redis-server {self.process.pid} is already running")
+        command = self.command()
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 command,
@@ -188,7 +196,8 @@ class RedisServer:
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
                 sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith(b"+PONG")
+                # With requirepass it answers too, asking for the password.
+                return sock.recv(16).startswith((b"+PONG", b"-NOAUTH"))
         except OSError:
             return False
 
@@ -396,11 +405,14 @@ def start_chatapp(
     stop it with ``tests.e2e.server.stop(server.process)``. Its output goes to
     ``workdir / "server.log"``, which a second start appends to."""
     server_env = base_env(
-        DATABASE_URL=postgres.url,
-        REDIS_URL=redis_url,
-        SECRET_KEY="faults-" + uuid.uuid4().hex * 2,
-        CHATAPP_DATA_DIR=str(workdir / "data"),
-        **env,
+        **{
+            "DATABASE_URL": postgres.url,
+            "REDIS_URL": redis_url,
+            # Servers that share sessions are given one key.
+            "SECRET_KEY": "faults-" + uuid.uuid4().hex * 2,
+            "CHATAPP_DATA_DIR": str(workdir / "data"),
+            **env,
+        }
     )
     return start_server(
         env=server_env,

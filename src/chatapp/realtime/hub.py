@@ -16,8 +16,13 @@ went away:
   and never reaches a socket: sockets stay open, sends are still stored;
 - while it is down the hub catches its rooms up from the database about once a
   second (``RoomSource``), so messages still reach every socket;
-- a marker key of this worker, refreshed every second, tells a restart that
-  went unnoticed (redis-py reconnects by itself);
+- a marker key of this worker, refreshed every second on the main Redis and
+  on each shard of the layer, tells a restart that went unnoticed (redis-py
+  reconnects by itself);
+- a Sentinel failover is a restart like any other: the calls to the lost
+  master fail, and redis-py's sentinel-managed connections find the new
+  master by themselves (a demoted master's READONLY answer drops the
+  connection), so the same rejoin covers it;
 - when the layer is back (one info line), the hub rejoins every group at once,
   rewrites its presence entries and catches every room up once more.
 
@@ -517,12 +522,27 @@ class Hub:
     def _marker_key(self) -> str:
         return f"{settings.REDIS_PREFIX}:worker:{self.worker_id}"
 
+    def _marker_servers(self) -> list[Any]:
+        """Clients of every Redis whose restart must be noticed: the main one
+        and, when the layer is sharded, each shard (through the layer's own
+        connections, so a shard is checked where the layer keeps its groups)."""
+        servers = [self.redis]
+        if settings.REDIS_LAYER_URLS:
+            connection = getattr(self.layer, "connection", None)
+            ring = getattr(self.layer, "ring_size", 0)
+            if connection is not None:
+                servers += [connection(index) for index in range(ring)]
+        return servers
+
     async def _set_marker(self, *, only_refresh: bool = False) -> bool:
-        """Set this worker's marker key (with ``only_refresh``: only if Redis still
-        has it); whether it is set now."""
+        """Set this worker's marker key on each server (with ``only_refresh``:
+        only where Redis still has it); whether it is set on all of them."""
         assert self.redis is not None  # noqa: S101 - only called with Redis
         ttl = int(LAYER_CHECK_INTERVAL * MARKER_TTL_CHECKS * 1000)
-        return bool(await self.redis.set(self._marker_key(), 1, xx=only_refresh, px=ttl))
+        held = True
+        for server in self._marker_servers():
+            held &= bool(await server.set(self._marker_key(), 1, xx=only_refresh, px=ttl))
+        return held
 
     async def _marker_held(self) -> bool:
         """Refresh this worker's marker; False if Redis had lost it (restarted)."""
