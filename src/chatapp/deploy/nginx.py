@@ -81,4 +81,6 @@ def render_nginx(site: NginxSite) -> str:
         "ws_read_timeout": site.ws_read_timeout,
         "file_policy": FILE_POLICY,
     }
-    return engine.get_template("deploy/nginx.conf").render(Context(context))
+    # Not HTML: a Context escapes by default, which would turn the quotes of the
+    # file policy into &#x27; and the header into an invalid policy.
+    return engine.get_template("deploy/nginx.conf").render(Context(context, autoescape=False))
