@@ -277,6 +277,23 @@ def test_the_example_site_is_the_rendered_template() -> None:
     assert rendered == example.read_text(), "re-render deploy/nginx/chatapp.conf"
 
 
+def test_without_a_media_root_the_app_serves_media_from_the_shared_bucket() -> None:
+    common = [
+        CHATAPP, "deploy", "nginx", "--server-name", "chat.example.com",
+        "--upstream", "10.0.0.2:8001", "--cert", "/c.pem", "--key", "/k.pem",
+        "--static-root", "/srv/static",
+    ]  # fmt: skip
+
+    def media_block(*extra: str) -> str:
+        site = subprocess.run([*common, *extra], check=True, capture_output=True, text=True)
+        return site.stdout.split("location /media/ {", 1)[1].split("}", 1)[0]
+
+    on_disk = media_block("--media-root", "/srv/media")
+    assert "alias /srv/media/;" in on_disk and "proxy_pass" not in on_disk
+    shared = media_block()
+    assert "proxy_pass http://chatapp;" in shared and "alias" not in shared
+
+
 @pytest.mark.parametrize(
     ("flag", "value"),
     [("--server-name", "a;b"), ("--upstream", "nowhere"), ("--cert", "relative.pem")],
