@@ -85,6 +85,8 @@ def test_an_avatar_is_stored_in_the_bucket_and_served_at_its_media_url(
     assert served["Content-Type"] == "image/webp"
     assert "immutable" in served["Cache-Control"]
     assert "sandbox" in served["Content-Security-Policy"]
+    assert served["Cross-Origin-Resource-Policy"] == "same-origin"
+    assert served["X-Content-Type-Options"] == "nosniff"
     assert served.content == s3.read(bucket, key)
 
     # A new avatar replaces the object once the change is committed.
