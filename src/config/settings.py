@@ -305,8 +305,16 @@ STATIC_URL = "/static/"
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(DATA_DIR / "static")))
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "media")))
+# Uploads on this host's disk, or, for more than one host, in an S3-compatible
+# bucket every host reads and writes (docs/scaling.md, "More than one host").
+# Either way they are served at MEDIA_URL (chatapp.core.media).
+MEDIA_STORAGE = env.media_storage("MEDIA_STORAGE_URL")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": (
+        {"BACKEND": "chatapp.core.media.SharedMediaStorage", "OPTIONS": MEDIA_STORAGE}
+        if MEDIA_STORAGE
+        else {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    ),
     "staticfiles": {"BACKEND": "chatapp.core.storage.StaticStorage"},
 }
 # A file not yet collected is served from the app folders rather than failing.

@@ -93,6 +93,7 @@ def test_every_variable_works_or_says_in_one_line_what_it_takes(tmp_path: Path) 
         ("HTTPS", "ON"),
         ("AVATAR_SIZE", " 128 "),
         ("THROTTLE_LOGIN", "5 per minute; 100/day"),
+        ("MEDIA_STORAGE_URL", "s3://chat-media?endpoint_url=http://127.0.0.1:9&region_name=eu-1"),
     ],
 )
 def test_spellings_people_use_work(tmp_path: Path, name: str, value: str) -> None:

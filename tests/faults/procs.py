@@ -116,9 +116,9 @@ def _reap(pids: list[int], timeout: float) -> None:
             time.sleep(0.02)
 
 
-def port_accepts(port: int) -> bool:
+def port_accepts(port: int, address: str = "127.0.0.1") -> bool:
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+        with socket.create_connection((address, port), timeout=0.5):
             return True
     except OSError:
         return False
@@ -128,11 +128,16 @@ def port_accepts(port: int) -> bool:
 
 
 class RedisServer:
-    """A ``redis-server`` on a free loopback port, without persistence;
-    ``options`` are more of its command-line options."""
+    """A ``redis-server`` on a free port, without persistence, on loopback or on
+    ``address`` (the host side of the multi-host test's network); ``options``
+    are more of its command-line options."""
 
     def __init__(
-        self, workdir: Path, port: int | None = None, options: tuple[str, ...] = ()
+        self,
+        workdir: Path,
+        port: int | None = None,
+        options: tuple[str, ...] = (),
+        address: str = "127.0.0.1",
     ) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
@@ -142,12 +147,13 @@ class RedisServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self.options = options
+        self.address = address
         self.log_path = workdir / "redis.log"
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"redis://{self.address}:{self.port}/0"
 
     @property
     def pid(self) -> int | None:
@@ -157,7 +163,9 @@ class RedisServer:
         return [
             self.binary,
             "--port", str(self.port),
-            "--bind", "127.0.0.1",
+            "--bind", self.address,
+            # Bound to one address on purpose: clients on the test's own network may use it.
+            "--protected-mode", "no",
             "--save", "",
             "--appendonly", "no",
             "--dir", str(self.workdir),
@@ -194,7 +202,7 @@ class RedisServer:
 
     def ping(self) -> bool:
         try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+            with socket.create_connection((self.address, self.port), timeout=0.5) as sock:
                 sock.sendall(b"PING\r\n")
                 # With requirepass it answers too, asking for the password.
                 return sock.recv(16).startswith((b"+PONG", b"-NOAUTH"))
@@ -256,9 +264,14 @@ class PostgresCluster:
     USER = "postgres"
     DATABASE = "chatapp"
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(
+        self, port: int | None = None, address: str = "127.0.0.1", clients: str | None = None
+    ) -> None:
+        """``address``: where it listens; ``clients``: a network (``10.1.2.0/24``)
+        whose hosts may connect too, beyond this machine's loopback."""
         self.bin = postgres_bin_dir()
         self.port = port or free_port()
+        self.address = address
         self.root = Path(tempfile.mkdtemp(prefix="chatapp-pg-"))
         self.data = self.root / "data"
         self.log_path = self.root / "postgres.log"
@@ -280,10 +293,13 @@ class PostgresCluster:
             "--locale", "C",
             "--no-sync",
         )  # fmt: skip
+        if clients:
+            with (self.data / "pg_hba.conf").open("a") as hba:
+                hba.write(f"host all all {clients} trust\n")
 
     @property
     def url(self) -> str:
-        return f"postgres://{self.USER}@127.0.0.1:{self.port}/{self.DATABASE}"
+        return f"postgres://{self.USER}@{self.address}:{self.port}/{self.DATABASE}"
 
     @property
     def pid(self) -> int | None:
@@ -317,7 +333,7 @@ class PostgresCluster:
         options = " ".join(
             [
                 f"-p {self.port}",
-                "-c listen_addresses=127.0.0.1",
+                f"-c listen_addresses={self.address}",
                 f"-c unix_socket_directories={self.root}",
                 # Test data: durability against an OS crash buys nothing here.
                 "-c fsync=off",
@@ -334,7 +350,11 @@ class PostgresCluster:
             "--wait",
             "--timeout", str(int(START_TIMEOUT)),
         )  # fmt: skip
-        _wait_until(lambda: port_accepts(self.port), START_TIMEOUT, f"postgres on {self.port}")
+        _wait_until(
+            lambda: port_accepts(self.port, self.address),
+            START_TIMEOUT,
+            f"postgres on {self.address}:{self.port}",
+        )
 
     def stop(self) -> None:
         """``pg_ctl stop -m fast``: sessions are ended, the server exits cleanly."""

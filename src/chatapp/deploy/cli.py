@@ -23,7 +23,12 @@ def parser() -> argparse.ArgumentParser:
     nginx.add_argument("--cert", type=Path, required=True, help="certificate chain (PEM)")
     nginx.add_argument("--key", type=Path, required=True, help="private key (PEM)")
     nginx.add_argument("--static-root", type=Path, required=True, help="STATIC_ROOT")
-    nginx.add_argument("--media-root", type=Path, required=True, help="MEDIA_ROOT")
+    nginx.add_argument(
+        "--media-root",
+        type=Path,
+        help="MEDIA_ROOT, served by nginx from disk; leave out when MEDIA_STORAGE_URL names a "
+        "shared bucket (the app then serves /media/ from it)",
+    )
     nginx.add_argument("--http-port", type=int, default=80)
     nginx.add_argument("--https-port", type=int, default=443)
     nginx.add_argument(

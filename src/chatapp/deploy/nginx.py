@@ -29,7 +29,8 @@ class NginxSite:
     cert: Path
     key: Path
     static_root: Path
-    media_root: Path
+    # None: uploads are in the shared bucket (MEDIA_STORAGE_URL), the app serves /media/.
+    media_root: Path | None = None
     http_port: int = 80
     https_port: int = 443
     listen_address: str = ""  # all addresses (and IPv6) when empty
@@ -54,6 +55,8 @@ class NginxSite:
             ("--media-root", self.media_root),
             *((("--acme-root", self.acme_root),) if self.acme_root else ()),
         ):
+            if path is None:
+                continue
             if not path.is_absolute() or _UNSAFE.search(str(path)):
                 raise DeployError(f"{flag}: {str(path)!r} must be an absolute path without spaces")
         for flag, port in (("--http-port", self.http_port), ("--https-port", self.https_port)):
@@ -74,7 +77,7 @@ def render_nginx(site: NginxSite) -> str:
         "cert": site.cert,
         "key": site.key,
         "static_root": str(site.static_root).rstrip("/"),
-        "media_root": str(site.media_root).rstrip("/"),
+        "media_root": str(site.media_root).rstrip("/") if site.media_root else "",
         "http_port": site.http_port,
         "https_port": site.https_port,
         "https_port_suffix": "" if site.https_port == 443 else f":{site.https_port}",
@@ -84,4 +87,6 @@ def render_nginx(site: NginxSite) -> str:
         "acme_root": str(site.acme_root).rstrip("/") if site.acme_root else "",
         "file_policy": FILE_POLICY,
     }
-    return engine.get_template("deploy/nginx.conf").render(Context(context))
+    # Not HTML: a Context escapes by default, which would turn the quotes of the
+    # file policy into &#x27; and the header into an invalid policy.
+    return engine.get_template("deploy/nginx.conf").render(Context(context, autoescape=False))
