@@ -400,7 +400,7 @@ def start_chatapp(
         REDIS_URL=redis_url,
         SECRET_KEY="faults-" + uuid.uuid4().hex * 2,
         CHATAPP_DATA_DIR=str(workdir / "data"),
-        **env,
+        **{"LOG_FORMAT": "json", **env},  # the tests read the access log's status fields
     )
     return start_server(
         env=server_env,
