@@ -310,6 +310,15 @@ USE_TZ = True
 # /metrics answers these networks only (the client as resolved from
 # FORWARDED_ALLOW_IPS, not the proxy's address); anyone else gets 403.
 METRICS_ALLOWED_NETWORKS = env.networks("METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1"])
+# Where the workers of `chatapp serve` write their metrics (it sets this, or
+# empties the folder an operator names); read by prometheus-client itself.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="").strip()
+if PROMETHEUS_MULTIPROC_DIR and not Path(PROMETHEUS_MULTIPROC_DIR).is_dir():
+    raise SettingError(
+        "PROMETHEUS_MULTIPROC_DIR",
+        PROMETHEUS_MULTIPROC_DIR,
+        "an existing folder (chatapp serve makes it), or nothing",
+    )
 # One JSON object a line for a deployment's log collector, readable lines on a laptop.
 LOG_FORMAT = env.choice(
     "LOG_FORMAT", ("json", "console"), default="json" if DEPLOYED and not DEBUG else "console"
