@@ -10,6 +10,7 @@ as 5, and leaves ``LOG_LEVEL=info`` to crash the logging setup.
 from __future__ import annotations
 
 import builtins
+import ipaddress
 import math
 import re
 from typing import Any
@@ -139,6 +140,35 @@ class Env(environ.Env):
                     var, origin, "origins with their scheme, e.g. https://chat.example.com"
                 )
         return origins
+
+    def choice(
+        self, var: builtins.str, choices: tuple[builtins.str, ...], default: builtins.str
+    ) -> builtins.str:
+        """One of ``choices``, in any case."""
+        raw = self._raw(var)
+        if raw is None:
+            return default
+        word = raw.strip().lower()
+        if word not in choices:
+            raise SettingError(var, raw, " or ".join(choices))
+        return word
+
+    def networks(
+        self, var: builtins.str, default: builtins.list[builtins.str]
+    ) -> builtins.list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        """Comma-separated networks (``10.0.0.0/8``) or addresses (``192.0.2.7``)."""
+        items = self.list(var, default=default)
+        networks = []
+        for item in items:
+            try:
+                networks.append(ipaddress.ip_network(item, strict=False))
+            except ValueError:
+                raise SettingError(
+                    var, item, "networks or addresses separated by commas, e.g. 127.0.0.0/8,::1"
+                ) from None
+        if not networks:
+            raise SettingError(var, "", "at least one network, e.g. 127.0.0.0/8,::1")
+        return networks
 
     def log_level(self, var: builtins.str, default: builtins.str) -> builtins.str:
         raw = self._raw(var)

@@ -365,17 +365,42 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# --- Observability -------------------------------------------------------------------
+# /metrics answers these networks only (the client as resolved from
+# FORWARDED_ALLOW_IPS, not the proxy's address); anyone else gets 403.
+METRICS_ALLOWED_NETWORKS = env.networks("METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1"])
+# Where the workers of `chatapp serve` write their metrics (it sets this, or
+# empties the folder an operator names); read by prometheus-client itself.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="").strip()
+if PROMETHEUS_MULTIPROC_DIR and not Path(PROMETHEUS_MULTIPROC_DIR).is_dir():
+    raise SettingError(
+        "PROMETHEUS_MULTIPROC_DIR",
+        PROMETHEUS_MULTIPROC_DIR,
+        "an existing folder (chatapp serve makes it), or nothing",
+    )
+# One JSON object a line for a deployment's log collector, readable lines on a laptop.
+LOG_FORMAT = env.choice(
+    "LOG_FORMAT", ("json", "console"), default="json" if DEPLOYED and not DEBUG else "console"
+)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    # A dependency that is down is one line per failure, not a traceback each.
-    "filters": {"outages_in_one_line": {"()": "chatapp.core.logs.OutagesInOneLine"}},
+    "formatters": {
+        "console": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "chatapp.core.logs.json_formatter"},
+    },
+    "filters": {
+        # A dependency that is down is one line per failure, not a traceback each.
+        "outages_in_one_line": {"()": "chatapp.core.logs.OutagesInOneLine"},
+        "with_request_id": {"()": "chatapp.core.logs.WithRequestId"},
+        "without_server_socket_lines": {"()": "chatapp.core.logs.WithoutServerSocketLines"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["outages_in_one_line"],
+            "formatter": LOG_FORMAT,
+            "filters": ["without_server_socket_lines", "outages_in_one_line", "with_request_id"],
         }
     },
     "root": {"handlers": ["console"], "level": env.log_level("LOG_LEVEL", default="INFO")},

@@ -271,7 +271,8 @@ def test_nginx_t_accepts_the_rendered_site(env: dict[str, str], tmp_path: Path) 
     assert result.returncode == 0, result.stderr
 
     # And nginx -t does refuse a broken site (the check is not a formality).
-    (prefix / "site.conf").write_text(tree_file(out, NGINX_SITE).read_text().replace(";", "", 1))
+    broken = tree_file(out, NGINX_SITE).read_text().replace("proxy_pass", "proxy_passes", 1)
+    (prefix / "site.conf").write_text(broken)
     assert nginx_t(prefix, prefix / "nginx.conf").returncode != 0
 
 

@@ -431,6 +431,7 @@ def start_chatapp(
             # Servers that share sessions are given one key.
             "SECRET_KEY": "faults-" + uuid.uuid4().hex * 2,
             "CHATAPP_DATA_DIR": str(workdir / "data"),
+            "LOG_FORMAT": "json",  # the tests read the access log's status fields
             **env,
         }
     )

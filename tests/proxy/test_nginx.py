@@ -184,6 +184,20 @@ def test_static_files_come_from_nginx_with_cache_headers(stack: Stack) -> None:
     assert answer.text == (stack.folder / "static" / "chatapp" / "app.css").read_text()
 
 
+def test_metrics_are_refused_through_nginx_and_answered_on_a_worker_port(stack: Stack) -> None:
+    """nginx refuses /metrics to everyone, this host included (a scrape goes to
+    each `chatapp serve` port); the worker answers a loopback scraper itself."""
+    with stack.nginx.client() as client:
+        for path in ("/metrics", "/metrics?name[]=chatapp_ws_connections", "/%6Detrics"):
+            answer = client.get(path)
+            assert answer.status_code == 403, path
+            assert answer.headers["server"].startswith("nginx")
+            assert "chatapp_" not in answer.text
+    [server, *_] = stack.servers.values()
+    direct = httpx.get(f"{server.base}/metrics")
+    assert direct.status_code == 200 and "chatapp_ws_connections" in direct.text
+
+
 def test_http_redirects_to_https(stack: Stack) -> None:
     answer = httpx.get(
         f"http://127.0.0.1:{stack.nginx.http_port}/chat/?x=1", headers={"Host": "localhost"}

@@ -8,6 +8,7 @@ from chatapp.accounts.serializers import user_shape_of
 from chatapp.chat import selectors, sql
 from chatapp.chat.serializers import message_shape, shorten
 from chatapp.chat.sql import MessageRow, NotificationRow
+from chatapp.core import metrics
 from chatapp.realtime import events
 from chatapp.realtime.hub import hub
 from chatapp.realtime.limits import limits
@@ -41,6 +42,7 @@ async def message_send(
         room_id=room_id, author_id=author_id, body=body, client_id=client_id
     )
     if created:
+        metrics.MESSAGES_STORED.inc()
         await events.to_room(row.room_id, message_frame(row), seq=row.seq)
         if room_kind == "private":
             peer = await sql.private_room_peer(row.room_id, row.author_id)

@@ -9,6 +9,7 @@ on the asyncpg pool, never on the ORM's one thread.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from urllib.parse import parse_qs
 
@@ -24,6 +25,7 @@ from chatapp.accounts.models import session_auth_hash
 from chatapp.accounts.serializers import user_shape_of
 from chatapp.chat import selectors, services, sql
 from chatapp.chat.serializers import message_shape
+from chatapp.core import metrics
 from chatapp.realtime.hub import RoomSource, hub
 from chatapp.realtime.limits import limits
 from chatapp.realtime.protocol import FrameError
@@ -186,6 +188,8 @@ async def on_subscribe(socket: Socket, frame: wire.Subscribe) -> None:
     await socket.show(room_id, sub)
     online = await hub().online(room_id)
     socket.push(wire.SubscribedFrame(room=room_id, last_seq=last_seq, online=online))
+    if after is not None:
+        metrics.RESUMES.inc()
     start = last_seq if after is None else min(after, last_seq)
     socket.start_delivery(room_id, sub, start, last_seq)
 
@@ -196,6 +200,7 @@ async def on_unsubscribe(socket: Socket, frame: wire.Unsubscribe) -> None:
 
 
 async def on_send(socket: Socket, frame: wire.Send) -> None:
+    started = time.perf_counter()
     body = frame.body.strip()
     if not body:
         raise FrameError(wire.codes.INVALID, "The message is empty.", frame.client_id)
@@ -215,6 +220,7 @@ async def on_send(socket: Socket, frame: wire.Send) -> None:
         client_id=frame.client_id,
     )
     socket.push(wire.AckFrame(client_id=frame.client_id, message=message_shape(row)))
+    metrics.SEND_ACK_SECONDS.observe(time.perf_counter() - started)
 
 
 async def on_history(socket: Socket, frame: wire.History) -> None:

@@ -11,8 +11,8 @@ does not answer (and without Redis, which means one worker) each process
 counts on its own, in memory: a client spread over N workers then gets up to
 N times its budget, and nobody is refused, nor answered 500, for want of Redis.
 
-The client address is ``REMOTE_ADDR``. Behind nginx or a PaaS router uvicorn
-puts the client's own address there, taken from ``X-Forwarded-For`` only when
+The client address is ``REMOTE_ADDR`` as ``chatapp.core.clients`` reads it:
+behind nginx or a PaaS router, the address from ``X-Forwarded-For`` only when
 the connection comes from a proxy listed in ``FORWARDED_ALLOW_IPS``; a client
 cannot choose its address by sending the header itself. An IPv6 client counts
 per /64 network, since one host commonly has a whole /64 to pick addresses from.
@@ -38,6 +38,7 @@ from limits.errors import StorageError
 from limits.storage import MemoryStorage, RedisSentinelStorage, RedisStorage, Storage
 from limits.strategies import MovingWindowRateLimiter
 
+from chatapp.core.clients import client_ip
 from chatapp.core.errors import error_response, wants_json
 from chatapp.core.logs import outage_summary
 from chatapp.core.redis_servers import MainRedis
@@ -73,13 +74,10 @@ def parse_rates(value: str) -> list[RateLimitItem]:
 def client_address(request: HttpRequest) -> str:
     """What one client is counted under: its IPv4 address or its IPv6 /64."""
     raw = str(request.META.get("REMOTE_ADDR") or "")
-    try:
-        address = ipaddress.ip_address(raw)
-    except ValueError:
+    address = client_ip(raw)
+    if address is None:
         return raw[:64] or "unknown"
     if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
         return str(ipaddress.IPv6Network((address, 64), strict=False))
     return str(address)
 

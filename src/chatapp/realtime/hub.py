@@ -48,6 +48,7 @@ from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_
 from django.conf import settings
 
 from chatapp import wire
+from chatapp.core import metrics
 from chatapp.core.loops import PerLoop
 from chatapp.realtime import protocol
 from chatapp.realtime.presence import Presence
@@ -76,7 +77,7 @@ class LocalSocket(Protocol):
     user_id: int
     socket_id: str  # set by ``Hub.add_user_socket``
 
-    def room_frame(self, room_id: int, seq: int | None, text: str) -> None: ...
+    def room_frame(self, room_id: int, seq: int | None, text: str) -> bool: ...
 
     def user_frame(self, text: str) -> None: ...
 
@@ -186,8 +187,10 @@ class Hub:
         return True
 
     def _layer_lost(self, exc: BaseException) -> None:
+        metrics.LAYER_ERRORS.inc()
         if self.layer_up:
             self.layer_up = False
+            metrics.LAYER_DOWN.set(1)
             session_watcher().set_events_down(True)  # per-user rechecks cannot arrive
             logger.warning(
                 "hub: the channel layer is unreachable (%s: %s); sockets stay open, "
@@ -438,9 +441,16 @@ class Hub:
     ) -> None:
         if seq is not None and room_id in self.rooms and seq > self.room_seq.get(room_id, 0):
             self.room_seq[room_id] = seq
+        # Counted here in a plain int, and into the metrics once per frame, not
+        # once per socket (each ``inc`` takes a lock and writes a mapped file).
+        written = 0
         for socket in tuple(self.rooms.get(room_id, ())):
-            if socket.user_id != skip_user:
-                socket.room_frame(room_id, seq, text)
+            if socket.user_id != skip_user and socket.room_frame(room_id, seq, text):
+                written += 1
+        if written:
+            metrics.WS_FRAMES_OUT.inc(written)
+            if seq is not None:
+                metrics.DELIVERIES.inc(written)
 
     def dispatch_user(self, user_id: int, text: str) -> None:
         for socket in tuple(self.users.get(user_id, ())):
@@ -575,6 +585,7 @@ class Hub:
         except Exception:
             return False
         self.layer_up = True
+        metrics.LAYER_DOWN.set(0)
         session_watcher().set_events_down(False)
         return True
 
