@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from chatapp import wire
 from chatapp.accounts.api import current_user
-from chatapp.chat import selectors, sql
+from chatapp.chat import message_sql, selectors, services
+from chatapp.chat.message_sql import ChangeRefused
 from chatapp.chat.serializers import message_shape
-from chatapp.core.api import api_view, read_query
+from chatapp.core.api import api_view, read_body, read_query
 from chatapp.core.errors import ApiError, json_response
 
 
@@ -23,8 +25,60 @@ async def room_messages(request: HttpRequest, room_id: int) -> HttpResponse:
     user = await current_user(request)
     query = read_query(request, wire.MessagesQuery)
     limit = min(query.limit or wire.HISTORY_LIMIT_DEFAULT, wire.HISTORY_LIMIT_MAX)
-    if await sql.room_access(room_id, user.pk) is None:
+    if await message_sql.room_access(room_id, user.pk) is None:
         raise ApiError("not_found", "No such room.")
-    rows, has_more = await sql.messages_before(room_id, query.before_seq, limit)
+    rows, has_more = await message_sql.messages_before(room_id, query.before_seq, limit)
     messages = [message_shape(row) for row in rows]
     return json_response(wire.MessagesPage(messages=messages, has_more=has_more))
+
+
+@api_view("GET")
+async def room_changes(request: HttpRequest, room_id: int) -> HttpResponse:
+    """Messages changed after ``after_rev``, lowest revision first: how a bot
+    that polls keeps every message it holds current."""
+    user = await current_user(request)
+    query = read_query(request, wire.ChangesQuery)
+    limit = min(query.limit or wire.HISTORY_LIMIT_DEFAULT, wire.HISTORY_LIMIT_MAX)
+    if await message_sql.room_access(room_id, user.pk) is None:
+        raise ApiError("not_found", "No such room.")
+    rows, last_rev, has_more = await message_sql.changes(room_id, query.after_rev, limit)
+    messages = [message_shape(row) for row in rows]
+    return json_response(wire.ChangesPage(messages=messages, last_rev=last_rev, has_more=has_more))
+
+
+@api_view("PATCH", "DELETE")
+async def message(request: HttpRequest, message_id: int) -> HttpResponse:
+    """PATCH: the author edits the body; DELETE: the author, or a moderator in
+    a public room, deletes the message. Both answer the message as it stands."""
+    user = await current_user(request)
+    try:
+        if request.method == "PATCH":
+            body = read_body(request, wire.EditBody).body.strip()
+            if not body:
+                raise ApiError(
+                    "invalid", "The message is empty.", fields={"body": ["Write something."]}
+                )
+            if len(body) > settings.CHAT_MESSAGE_MAX_CHARS:
+                limit = settings.CHAT_MESSAGE_MAX_CHARS
+                raise ApiError("too_large", f"A message is at most {limit} characters.")
+            row = await services.message_edit(message_id=message_id, user_id=user.pk, body=body)
+        else:
+            row = await services.message_delete(message_id=message_id, user_id=user.pk)
+    except ChangeRefused as exc:
+        raise ApiError(exc.code, exc.detail) from None
+    return json_response(message_shape(row))
+
+
+@api_view("PUT", "DELETE")
+async def message_reaction(request: HttpRequest, message_id: int, emoji: str) -> HttpResponse:
+    """PUT adds the caller's reaction, DELETE takes it back (unchanged when absent)."""
+    user = await current_user(request)
+    if len(emoji) > wire.EMOJI_MAX_CHARS:
+        raise ApiError("invalid", "A reaction is one emoji.", fields={"emoji": ["One emoji."]})
+    try:
+        row = await services.message_react(
+            message_id=message_id, user_id=user.pk, emoji=emoji, on=request.method == "PUT"
+        )
+    except ChangeRefused as exc:
+        raise ApiError(exc.code, exc.detail) from None
+    return json_response(message_shape(row))

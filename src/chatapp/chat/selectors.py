@@ -14,7 +14,7 @@ async def lobby() -> Room | None:
 
 
 ROOMS_SQL = """
-    SELECT r.id, r.kind, r.title, r.last_seq,
+    SELECT r.id, r.kind, r.title, r.last_seq, r.last_rev,
            r.last_seq - COALESCE(m.last_read_seq, 0) AS unread,
            p.id AS peer_id, p.username AS peer_username, p.avatar AS peer_avatar,
            last.body AS last_body, last.created_at AS last_at, la.username AS last_author
@@ -26,7 +26,7 @@ ROOMS_SQL = """
     LEFT JOIN chat_message last ON last.room_id = r.id AND last.seq = r.last_seq
     LEFT JOIN accounts_user la ON la.id = last.author_id
     WHERE ($2::bigint IS NULL OR r.id = $2)
-      AND (r.kind = 'public' OR (m.user_id IS NOT NULL AND NOT r.closed))
+      AND (r.kind = 'public' OR (m.user_id IS NOT NULL AND NOT r.closed))  -- message_sql.can_read
     ORDER BY (r.kind = 'public') DESC, COALESCE(last.created_at, r.created_at) DESC, r.id
 """
 
@@ -43,6 +43,7 @@ def _room_shape(r: Any) -> wire.Room:
         unread=int(r["unread"]),
         last_seq=int(r["last_seq"]),
         last_message=_last_message(r),
+        last_rev=int(r["last_rev"]),
     )
 
 

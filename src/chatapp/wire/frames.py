@@ -9,7 +9,7 @@ from typing import Union
 
 from msgspec import Struct
 
-from chatapp.wire.scalars import ClientId, Count, HistoryLimit, Int64, Text
+from chatapp.wire.scalars import ClientId, Count, Emoji, HistoryLimit, Int64, Text
 from chatapp.wire.shapes import Message, Notification, Room, User
 
 # --- client to server --------------------------------------------------------------
@@ -25,6 +25,7 @@ class ClientFrame(Struct, tag_field="type", kw_only=True):
 class Subscribe(ClientFrame, tag="subscribe"):
     room: Int64
     after_seq: Count | None = None
+    after_rev: Count | None = None  # version 2: also the changes to older messages
 
 
 class Unsubscribe(ClientFrame, tag="unsubscribe"):
@@ -35,6 +36,7 @@ class Send(ClientFrame, tag="send"):
     room: Int64
     body: Text  # trimmed and measured by the handler: its limit is a setting
     client_id: ClientId
+    reply_to: Int64 | None = None  # version 2
 
 
 class History(ClientFrame, tag="history"):
@@ -56,7 +58,27 @@ class Ping(ClientFrame, tag="ping"):
     pass
 
 
-AnyClientFrame = Union[Subscribe, Unsubscribe, Send, History, Typing, Read, Ping]  # noqa: UP007
+class Edit(ClientFrame, tag="edit"):
+    room: Int64
+    message: Int64
+    body: Text
+
+
+class Delete(ClientFrame, tag="delete"):
+    room: Int64
+    message: Int64
+
+
+class React(ClientFrame, tag="react"):
+    room: Int64
+    message: Int64
+    emoji: Emoji
+    on: bool
+
+
+AnyClientFrame = Union[  # noqa: UP007
+    Subscribe, Unsubscribe, Send, History, Typing, Read, Ping, Edit, Delete, React
+]
 
 # --- server to client --------------------------------------------------------------
 
@@ -75,6 +97,7 @@ class SubscribedFrame(ServerFrame, tag="subscribed"):
     room: int
     last_seq: int
     online: int
+    last_rev: int = 0  # version 2
 
 
 class UnsubscribedFrame(ServerFrame, tag="unsubscribed"):
@@ -107,6 +130,12 @@ class PongFrame(ServerFrame, tag="pong"):
 
 
 class MessageFrame(ServerFrame, tag="message"):
+    message: Message
+
+
+class MessageUpdatedFrame(ServerFrame, tag="message_updated"):
+    """Version 2: a message was edited, deleted, reacted to, or its reply quote cleared."""
+
     message: Message
 
 

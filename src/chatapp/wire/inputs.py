@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from msgspec import Struct
 
-from chatapp.wire.scalars import Email, Int64, Login, Password, Positive, Text, Username
+from chatapp.wire.scalars import Count, Email, Int64, Login, Password, Positive, Text, Username
 
 # --- JSON bodies -----------------------------------------------------------------------
 
@@ -33,6 +33,12 @@ class NotificationsReadBody(Struct):
     up_to: Int64
 
 
+class EditBody(Struct):
+    """``PATCH /api/messages/{id}``."""
+
+    body: Text
+
+
 class TokenBody(Struct):
     name: Text  # 1 to 100 characters after trimming: told by the tokens service
 
@@ -47,6 +53,11 @@ class UserSearchQuery(Struct):
 class MessagesQuery(Struct):
     before_seq: Positive | None = None
     limit: Positive | None = None  # at most HISTORY_LIMIT_MAX: larger asks get that many
+
+
+class ChangesQuery(Struct):
+    after_rev: Count = 0
+    limit: Positive | None = None  # at most HISTORY_LIMIT_MAX
 
 
 class NotificationsQuery(Struct):

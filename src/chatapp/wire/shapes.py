@@ -23,6 +23,22 @@ class UserWithRelation(User):
     relation: str  # self, friend, request_sent, request_received or none
 
 
+class ReplyTo(Struct):
+    """The message a reply quotes: its first characters when the reply was
+    sent, "" once it is deleted."""
+
+    id: int
+    seq: int
+    author: User
+    excerpt: str
+
+
+class Reaction(Struct):
+    emoji: str
+    count: int
+    users: list[int]  # the first REACTION_USERS_SHOWN who reacted
+
+
 class Message(Struct):
     id: int
     room: int
@@ -31,6 +47,13 @@ class Message(Struct):
     body: str
     created_at: str  # ISO 8601, UTC, with a Z
     client_id: str | None
+    # Version 2: the message's lifecycle.
+    rev: int = 0
+    edited_at: str | None = None
+    deleted: bool = False
+    reply_to: ReplyTo | None = None
+    mentions: list[int] = []
+    reactions: list[Reaction] = []
 
 
 class LastMessage(Struct):
@@ -49,6 +72,7 @@ class Room(Struct):
     unread: int
     last_seq: int
     last_message: LastMessage | None  # added by this server
+    last_rev: int = 0  # version 2
 
 
 class Notification(Struct):
@@ -110,6 +134,14 @@ class Rooms(Struct):
 
 class MessagesPage(Struct):
     messages: list[Message]  # oldest first
+    has_more: bool
+
+
+class ChangesPage(Struct):
+    """``GET /api/rooms/{id}/changes``: messages changed after a revision."""
+
+    messages: list[Message]  # lowest rev first
+    last_rev: int  # the room's current
     has_more: bool
 
 
