@@ -174,3 +174,24 @@ async def test_changes_page_by_revision(alice: AsyncClient, bearer: httpx.AsyncC
     for query in ("after_rev=-1", "after_rev=x", "limit=0"):
         answer = await alice.get(f"/api/rooms/{lobby.pk}/changes?{query}")
         assert answer.status_code == 400, query
+
+
+async def test_a_page_around_a_message_pages_both_ways(alice: AsyncClient) -> None:
+    lobby = await _lobby()
+    for i in range(10):
+        await _post("alice", f"m{i + 1}")
+    url = f"/api/rooms/{lobby.pk}/messages"
+    page = (await alice.get(f"{url}?around_seq=5&limit=4")).json()
+    assert [m["seq"] for m in page["messages"]] == [3, 4, 5, 6]
+    assert (page["has_more"], page["has_newer"]) == (True, True)
+    page = (await alice.get(f"{url}?after_seq=6&limit=3")).json()
+    assert [m["seq"] for m in page["messages"]] == [7, 8, 9]
+    assert (page["has_more"], page["has_newer"]) == (True, True)
+    page = (await alice.get(f"{url}?after_seq=8&limit=3")).json()
+    assert [m["seq"] for m in page["messages"]] == [9, 10]
+    assert page["has_newer"] is False
+    page = (await alice.get(f"{url}?around_seq=1&limit=4")).json()
+    assert [m["seq"] for m in page["messages"]] == [1, 2, 3, 4]
+    assert (page["has_more"], page["has_newer"]) == (False, True)
+    answer = await alice.get(f"{url}?around_seq=5&before_seq=3")
+    assert (answer.status_code, answer.json()["error"]["code"]) == (400, "invalid")

@@ -382,3 +382,17 @@ async def test_a_change_that_was_never_published_is_filled_in_revision_order(
         ("message", "two", 3),
     ]
     assert await bob.nothing()
+
+
+async def test_history_around_a_seq_over_the_socket(connect, session_for, lobby_id) -> None:
+    alice = await joined(connect, session_for, "alice", lobby_id)
+    for i in range(7):
+        await send(alice, lobby_id, f"m{i + 1}", f"c{i}")
+    await alice.send({"type": "history", "room": lobby_id, "around_seq": 7, "limit": 4})
+    page = await alice.recv_type("history")
+    assert [m["seq"] for m in page["messages"]] == [5, 6, 7]
+    assert (page["has_more"], page["has_newer"]) == (True, False)
+    await alice.send(
+        {"type": "history", "room": lobby_id, "around_seq": 3, "before_seq": 2, "ref": "h"}
+    )
+    assert (await error(alice))["code"] == "invalid"

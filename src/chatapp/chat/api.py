@@ -25,11 +25,25 @@ async def room_messages(request: HttpRequest, room_id: int) -> HttpResponse:
     user = await current_user(request)
     query = read_query(request, wire.MessagesQuery)
     limit = min(query.limit or wire.HISTORY_LIMIT_DEFAULT, wire.HISTORY_LIMIT_MAX)
+    anchors = [query.before_seq, query.around_seq, query.after_seq]
+    if sum(anchor is not None for anchor in anchors) > 1:
+        detail = "Give one of before_seq, around_seq and after_seq."
+        raise ApiError("invalid", detail, fields={"around_seq": [detail]})
     if await message_sql.room_access(room_id, user.pk) is None:
         raise ApiError("not_found", "No such room.")
-    rows, has_more = await message_sql.messages_before(room_id, query.before_seq, limit)
+    has_newer = False
+    if query.around_seq is not None:
+        rows, has_more, has_newer = await message_sql.messages_around(
+            room_id, query.around_seq, limit
+        )
+    elif query.after_seq is not None:
+        rows, has_more, has_newer = await message_sql.messages_from(room_id, query.after_seq, limit)
+    else:
+        rows, has_more = await message_sql.messages_before(room_id, query.before_seq, limit)
     messages = [message_shape(row) for row in rows]
-    return json_response(wire.MessagesPage(messages=messages, has_more=has_more))
+    return json_response(
+        wire.MessagesPage(messages=messages, has_more=has_more, has_newer=has_newer)
+    )
 
 
 @api_view("GET")

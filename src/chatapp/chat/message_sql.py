@@ -455,6 +455,27 @@ async def messages_before(
     return rows, len(found) > limit
 
 
+async def messages_around(
+    room_id: int, around_seq: int, limit: int
+) -> tuple[list[MessageRow], bool, bool]:
+    """Up to ``limit`` messages centred on ``around_seq`` (the older half before
+    it, the rest from it on), oldest first; whether older and newer ones exist."""
+    older, has_more = await messages_before(room_id, around_seq, limit // 2)
+    newer = await messages_after(room_id, around_seq - 1, limit - len(older) + 1)
+    has_newer = len(newer) > limit - len(older)
+    return older + newer[: limit - len(older)], has_more, has_newer
+
+
+async def messages_from(
+    room_id: int, after_seq: int, limit: int
+) -> tuple[list[MessageRow], bool, bool]:
+    """Up to ``limit`` messages after ``after_seq``, oldest first (paging
+    forward); whether older and newer ones exist."""
+    rows = await messages_after(room_id, after_seq, limit + 1)
+    has_more = (rows[0].seq if rows else after_seq + 1) > 1
+    return rows[:limit], has_more, len(rows) > limit
+
+
 async def messages_after(
     room_id: int, after_seq: int, limit: int, *, upto_rev: int | None = None
 ) -> list[MessageRow]:

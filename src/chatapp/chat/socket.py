@@ -270,9 +270,22 @@ async def on_send(socket: Socket, frame: wire.Send) -> None:
 async def on_history(socket: Socket, frame: wire.History) -> None:
     await _check_room(socket, frame)
     limit = frame.limit or wire.HISTORY_LIMIT_DEFAULT
-    rows, has_more = await message_sql.messages_before(frame.room, frame.before_seq, limit)
+    has_newer = False
+    if frame.around_seq is not None:
+        if frame.before_seq is not None:
+            detail = "Give before_seq or around_seq, not both."
+            raise FrameError(wire.codes.INVALID, detail, frame.ref)
+        rows, has_more, has_newer = await message_sql.messages_around(
+            frame.room, max(frame.around_seq, 1), limit
+        )
+    else:
+        rows, has_more = await message_sql.messages_before(frame.room, frame.before_seq, limit)
     messages = [message_shape(row) for row in rows]
-    socket.push(wire.HistoryFrame(room=frame.room, messages=messages, has_more=has_more))
+    socket.push(
+        wire.HistoryFrame(
+            room=frame.room, messages=messages, has_more=has_more, has_newer=has_newer
+        )
+    )
 
 
 async def on_typing(socket: Socket, frame: wire.Typing) -> None:

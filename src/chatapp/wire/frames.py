@@ -43,6 +43,7 @@ class History(ClientFrame, tag="history"):
     room: Int64
     before_seq: Int64 | None = None
     limit: HistoryLimit | None = None
+    around_seq: Int64 | None = None  # version 2: a page centred on this seq
 
 
 class Typing(ClientFrame, tag="typing"):
@@ -113,6 +114,7 @@ class HistoryFrame(ServerFrame, tag="history"):
     room: int
     messages: list[Message]
     has_more: bool
+    has_newer: bool = False  # version 2: newer messages follow the page
 
 
 class TypingFrame(ServerFrame, tag="typing"):

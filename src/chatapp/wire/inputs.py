@@ -53,6 +53,9 @@ class UserSearchQuery(Struct):
 class MessagesQuery(Struct):
     before_seq: Positive | None = None
     limit: Positive | None = None  # at most HISTORY_LIMIT_MAX: larger asks get that many
+    # Version 2, instead of before_seq: a page centred on a seq, or the page after one.
+    around_seq: Positive | None = None
+    after_seq: Count | None = None
 
 
 class ChangesQuery(Struct):

@@ -134,7 +134,8 @@ class Rooms(Struct):
 
 class MessagesPage(Struct):
     messages: list[Message]  # oldest first
-    has_more: bool
+    has_more: bool  # older messages exist
+    has_newer: bool = False  # version 2: newer messages follow the page
 
 
 class ChangesPage(Struct):
