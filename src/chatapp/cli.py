@@ -67,7 +67,7 @@ def serve_parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         default=_env_int("WEB_CONCURRENCY", 1),
-        help="worker processes (default: $WEB_CONCURRENCY or 1); more than one needs REDIS_URL",
+        help="worker processes (default: $WEB_CONCURRENCY or 1); more than one needs Redis",
     )
     parser.add_argument(
         "--migrate",
@@ -108,12 +108,19 @@ def serve(argv: Sequence[str]) -> None:
     args = serve_parser().parse_args(argv)
     if args.workers < 1:
         sys.exit("chatapp serve: --workers must be at least 1")
-    if args.workers > 1 and not os.environ.get("REDIS_URL"):
+    has_redis = any(os.environ.get(name, "").strip() for name in ("REDIS_URL", "REDIS_SENTINELS"))
+    if args.workers > 1 and not has_redis:
         sys.exit(
             "chatapp serve: more than one worker needs REDIS_URL. Without Redis the "
             "channel layer lives in one process, so workers could not reach each "
-            "other's sockets. Set REDIS_URL or use --workers 1."
+            "other's sockets. Set REDIS_URL (or REDIS_SENTINELS) or use --workers 1."
         )
+
+    # Before anything imports prometheus_client: the workers write their metrics
+    # there and /metrics on any of them sums them all.
+    from chatapp.core import metrics_dir
+
+    metrics_path = metrics_dir.prepare()
 
     import django
     from django.core.management import call_command
@@ -133,6 +140,7 @@ def serve(argv: Sequence[str]) -> None:
     import uvicorn
 
     _raise_open_file_limit()
+    metrics_dir.watch(metrics_path)  # a worker that dies stops counting its sockets
 
     # uvicorn re-raises SIGTERM once it has shut down gracefully. Turning it into
     # SystemExit lets atexit hooks run, which stop the embedded PostgreSQL.
@@ -153,6 +161,11 @@ def serve(argv: Sequence[str]) -> None:
         timeout_graceful_shutdown=max(1, round(args.graceful_timeout - settings.DRAIN_SECONDS)),
         backlog=args.backlog,
         log_level=args.log_level,
+        # uvicorn's messages go through the app's logging (LOG_FORMAT); its access
+        # log is replaced by the app's (chatapp.core.access), which leaves out the
+        # query string and names the request id.
+        log_config=None,
+        access_log=False,
         server_header=False,
         # websockets' sans-I/O protocol (it awaits the transport, so slow
         # clients push back), closing a failed connection with a full handshake.

@@ -1,4 +1,5 @@
-"""The one ASGI application: pages, the JSON API, static files and /ws/."""
+"""The one ASGI application: pages, the JSON API, static files, /metrics and /ws/,
+each request and socket with its request id, access log line and metrics."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ django_http = get_asgi_application()
 
 from chatapp.chat import sql  # noqa: E402
 from chatapp.chat.socket import ChatEndpoint  # noqa: E402
+from chatapp.core import exposition  # noqa: E402
+from chatapp.core.access import Observed  # noqa: E402
 from chatapp.realtime import drain  # noqa: E402
 from chatapp.realtime.hub import close_hub, hub, use_source  # noqa: E402
 from chatapp.realtime.socket import SocketApp  # noqa: E402
@@ -32,6 +35,9 @@ async def router(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCalla
             await receive()  # the connect
             await send({"type": "websocket.close", "code": 1000, "reason": None})
         return
+    if scope["type"] == "http" and scope["path"] == "/metrics":
+        await exposition.metrics(scope, receive, send)
+        return
     await django_http(scope, receive, send)  # type: ignore[arg-type]
 
 
@@ -45,7 +51,7 @@ async def _start_hub() -> None:
 
 
 application = Lifespan(
-    router,
+    Observed(router),
     startup=[_open_pool, _start_hub],
     shutdown=[close_hub, sql.close_pool],
 )

@@ -10,9 +10,11 @@ as 5, and leaves ``LOG_LEVEL=info`` to crash the logging setup.
 from __future__ import annotations
 
 import builtins
+import ipaddress
 import math
+import re
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -22,6 +24,14 @@ FALSE = frozenset({"false", "no", "off", "0", "f", "n"})
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DATABASE_SCHEMES = ("postgres", "postgresql")
 REDIS_SCHEMES = ("redis", "rediss", "unix")
+MEDIA_STORAGE_EXAMPLE = (
+    "an S3 bucket URL, e.g. s3://chat-media?endpoint_url=https://s3.example.com&region_name=eu-1"
+)
+# S3's rules for a bucket name that works in both addressing styles.
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_KEY_PREFIX = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
+_REGION = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+ADDRESSING_STYLES = ("auto", "path", "virtual")
 NOTSET = environ.Env.NOTSET
 
 
@@ -38,6 +48,13 @@ class SettingError(ImproperlyConfigured):
     def missing(cls, var: str, why: str) -> SettingError:
         error = cls.__new__(cls)
         ImproperlyConfigured.__init__(error, f"{var} is not set. {why}")
+        error.var = var
+        return error
+
+    @classmethod
+    def conflict(cls, var: str, other: str, why: str) -> SettingError:
+        error = cls.__new__(cls)
+        ImproperlyConfigured.__init__(error, f"{var} and {other} are both set: use one ({why})")
         error.var = var
         return error
 
@@ -124,6 +141,35 @@ class Env(environ.Env):
                 )
         return origins
 
+    def choice(
+        self, var: builtins.str, choices: tuple[builtins.str, ...], default: builtins.str
+    ) -> builtins.str:
+        """One of ``choices``, in any case."""
+        raw = self._raw(var)
+        if raw is None:
+            return default
+        word = raw.strip().lower()
+        if word not in choices:
+            raise SettingError(var, raw, " or ".join(choices))
+        return word
+
+    def networks(
+        self, var: builtins.str, default: builtins.list[builtins.str]
+    ) -> builtins.list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        """Comma-separated networks (``10.0.0.0/8``) or addresses (``192.0.2.7``)."""
+        items = self.list(var, default=default)
+        networks = []
+        for item in items:
+            try:
+                networks.append(ipaddress.ip_network(item, strict=False))
+            except ValueError:
+                raise SettingError(
+                    var, item, "networks or addresses separated by commas, e.g. 127.0.0.0/8,::1"
+                ) from None
+        if not networks:
+            raise SettingError(var, "", "at least one network, e.g. 127.0.0.0/8,::1")
+        return networks
+
     def log_level(self, var: builtins.str, default: builtins.str) -> builtins.str:
         raw = self._raw(var)
         if raw is None:
@@ -166,14 +212,80 @@ class Env(environ.Env):
         raw = self._raw(var)
         if raw is None:
             return ""
-        parts = urlsplit(raw.strip())
-        if parts.scheme.lower() not in REDIS_SCHEMES or not (parts.netloc or parts.path):
+        if not _is_redis_url(raw.strip()):
             raise SettingError(var, raw, "a Redis URL, e.g. redis://127.0.0.1:6379/0")
-        try:
-            parts.port  # noqa: B018  (it raises on a port that is not a number)
-        except ValueError as exc:
-            raise SettingError(var, raw, "a Redis URL, e.g. redis://127.0.0.1:6379/0") from exc
         return raw.strip()
+
+    def redis_urls(self, var: builtins.str) -> builtins.list[builtins.str]:
+        """Comma-separated Redis URLs, each as ``redis_url`` takes it; [] when unset."""
+        urls = self.list(var, default=[])
+        for url in urls:
+            if not _is_redis_url(url):
+                raise SettingError(
+                    var, url, "Redis URLs joined by commas, e.g. redis://10.0.0.1:6379/0"
+                )
+        return urls
+
+    def host_ports(
+        self, var: builtins.str
+    ) -> builtins.list[builtins.tuple[builtins.str, builtins.int]]:
+        """Comma-separated ``host:port`` pairs (``[v6]:port`` for IPv6); [] when unset."""
+        pairs = []
+        for item in self.list(var, default=[]):
+            parts = urlsplit("//" + item)
+            try:
+                host, port = parts.hostname, parts.port
+            except ValueError:
+                host = port = None
+            if not host or not port or parts.path or parts.username or parts.query:
+                raise SettingError(
+                    var, item, "host:port pairs joined by commas, e.g. 10.0.0.1:26379"
+                )
+            pairs.append((host, port))
+        return pairs
+
+    def media_storage(self, var: builtins.str) -> dict[builtins.str, builtins.str] | None:
+        """An S3-compatible bucket for uploads, or None when unset (the local disk).
+
+        ``s3://BUCKET[/PREFIX][?endpoint_url=URL&region_name=R&addressing_style=S]``
+        gives django-storages' S3Storage options of the same names (the prefix is
+        its ``location``). Credentials stay out of the URL: boto3 reads them from
+        ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``, a profile or an instance
+        role, as every AWS tool does."""
+        raw = self._raw(var)
+        if raw is None:
+            return None
+        parts = urlsplit(raw.strip())
+        if "@" in parts.netloc:
+            # Never echo a secret in the error line.
+            shown = raw.replace(parts.netloc.rsplit("@", 1)[0], "***")
+            raise SettingError(
+                var,
+                shown,
+                "a URL without credentials; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+            )
+        if parts.scheme.lower() != "s3" or not _BUCKET.match(parts.netloc):
+            raise SettingError(var, raw, MEDIA_STORAGE_EXAMPLE + " (a lowercase bucket name)")
+        options = {"bucket_name": parts.netloc}
+        prefix = parts.path.strip("/")
+        if prefix:
+            if not _KEY_PREFIX.match(prefix) or ".." in prefix.split("/"):
+                raise SettingError(var, raw, MEDIA_STORAGE_EXAMPLE + " (a plain key prefix)")
+            options["location"] = prefix
+        try:
+            query = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
+        except ValueError as exc:
+            raise SettingError(var, raw, MEDIA_STORAGE_EXAMPLE) from exc
+        for key, value in query:
+            if key in options or not _media_option_ok(key, value):
+                raise SettingError(
+                    var,
+                    raw,
+                    MEDIA_STORAGE_EXAMPLE + " (each of endpoint_url=http(s)://HOST[:PORT], "
+                    "region_name, addressing_style=" + "|".join(ADDRESSING_STYLES) + " once)",
+                )
+            options[key] = value
+        return options
 
     def rates(self, var: builtins.str, default: builtins.str) -> builtins.str:
         """Rates of ``limits`` ("20/minute", several joined by ";") or "off"."""
@@ -193,6 +305,30 @@ class Env(environ.Env):
                 var, raw, 'N/second, N/minute, N/hour or N/day, several joined by ";", or off'
             )
         return raw.strip()
+
+
+def _is_redis_url(raw: str) -> bool:
+    parts = urlsplit(raw)
+    try:
+        parts.port  # noqa: B018  (it raises on a port that is not a number)
+    except ValueError:
+        return False
+    return parts.scheme.lower() in REDIS_SCHEMES and bool(parts.netloc or parts.path)
+
+
+def _media_option_ok(key: str, value: str) -> bool:
+    if key == "endpoint_url":
+        endpoint = urlsplit(value)
+        try:
+            endpoint.port  # noqa: B018  (it raises on a port that is not a number)
+        except ValueError:
+            return False
+        return endpoint.scheme in {"http", "https"} and bool(endpoint.hostname)
+    if key == "region_name":
+        return bool(_REGION.match(value))
+    if key == "addressing_style":
+        return value in ADDRESSING_STYLES
+    return False
 
 
 def _within(value: float, minimum: float | None, maximum: float | None) -> bool:

@@ -165,7 +165,41 @@ globals().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="chatapp <noreply@localhost>")
 
 # --- Realtime ----------------------------------------------------------------------
+# Redis: one server (REDIS_URL), or a master found through Redis Sentinel
+# (REDIS_SENTINELS, REDIS_SENTINEL_MASTER); the channel layer alone may be
+# sharded over several servers (REDIS_LAYER_URLS). chatapp.core.redis_servers
+# says which client uses what.
 REDIS_URL = env.redis_url("REDIS_URL")
+REDIS_SENTINELS = env.host_ports("REDIS_SENTINELS")
+REDIS_SENTINEL_MASTER = env.str("REDIS_SENTINEL_MASTER", default="").strip()
+REDIS_PASSWORD = env.str("REDIS_PASSWORD", default="")
+REDIS_SENTINEL_PASSWORD = env.str("REDIS_SENTINEL_PASSWORD", default="")
+REDIS_LAYER_URLS = env.redis_urls("REDIS_LAYER_URLS")
+if REDIS_SENTINELS and not REDIS_SENTINEL_MASTER:
+    raise SettingError.missing(
+        "REDIS_SENTINEL_MASTER",
+        "REDIS_SENTINELS is set: name the master they watch (the name of their "
+        "`sentinel monitor` line).",
+    )
+if REDIS_SENTINEL_MASTER and not REDIS_SENTINELS:
+    raise SettingError.missing(
+        "REDIS_SENTINELS",
+        f"REDIS_SENTINEL_MASTER={REDIS_SENTINEL_MASTER!r} needs them: host:port,...",
+    )
+if REDIS_SENTINELS and REDIS_URL:
+    raise SettingError.conflict(
+        "REDIS_URL", "REDIS_SENTINELS", "the sentinels say where the master is"
+    )
+if REDIS_SENTINELS and REDIS_LAYER_URLS:
+    raise SettingError.conflict(
+        "REDIS_LAYER_URLS", "REDIS_SENTINELS", "the layer is not sharded through sentinels"
+    )
+if REDIS_LAYER_URLS and not REDIS_URL:
+    raise SettingError.missing(
+        "REDIS_URL",
+        "REDIS_LAYER_URLS shards the channel layer only: presence, limits and "
+        "throttles need one main server in REDIS_URL (it may be one of the shards).",
+    )
 # Every Redis key of this app starts with this. Live events only make sense for
 # the database they describe, so by default it names that database: two
 # deployments (or a test server and a dev server) sharing a Redis never see
@@ -181,28 +215,45 @@ REDIS_PREFIX = env.str(
 # Each worker process receives all room events on one channel, so its queue
 # must hold a burst; anything dropped is filled from the database anyway.
 CHANNEL_CAPACITY = env.int("CHANNEL_CAPACITY", default=10_000, minimum=1)
-if REDIS_URL:
+if REDIS_URL or REDIS_SENTINELS:
+    _layer_connection = {
+        # channels-redis blocks 5 s in BZPOPMIN; redis-py 8's default
+        # 5 s socket timeout races it and kills the receive loop.
+        "socket_timeout": env.float("REDIS_SOCKET_TIMEOUT", default=15.0, minimum=6.0),
+        "socket_connect_timeout": 5.0,
+        "retry_on_timeout": True,
+        # redis-py raises "Too many connections" past this instead
+        # of waiting; per-process room subscriptions keep use low.
+        "max_connections": env.int("REDIS_MAX_CONNECTIONS", default=1000, minimum=1),
+        # A password in a URL wins over this one.
+        "password": REDIS_PASSWORD or None,
+    }
+    if REDIS_SENTINELS:
+        # channels-redis makes a redis-py SentinelConnectionPool of these keys:
+        # each new connection asks the sentinels where the master is.
+        _layer_hosts: list[dict[str, object]] = [
+            {
+                "sentinels": REDIS_SENTINELS,
+                "master_name": REDIS_SENTINEL_MASTER,
+                "sentinel_kwargs": {
+                    "password": REDIS_SENTINEL_PASSWORD or None,
+                    "socket_timeout": 2.0,
+                    "socket_connect_timeout": 2.0,
+                },
+                **_layer_connection,
+            }
+        ]
+    else:
+        # Several hosts shard the layer: a group lives on the host its name
+        # hashes to, a worker's channel on the host its name hashes to.
+        _layer_hosts = [
+            {"address": url, **_layer_connection} for url in REDIS_LAYER_URLS or [REDIS_URL]
+        ]
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [
-                    {
-                        "address": REDIS_URL,
-                        # channels-redis blocks 5 s in BZPOPMIN; redis-py 8's default
-                        # 5 s socket timeout races it and kills the receive loop.
-                        "socket_timeout": env.float(
-                            "REDIS_SOCKET_TIMEOUT", default=15.0, minimum=6.0
-                        ),
-                        "socket_connect_timeout": 5.0,
-                        "retry_on_timeout": True,
-                        # redis-py raises "Too many connections" past this instead
-                        # of waiting; per-process room subscriptions keep use low.
-                        "max_connections": env.int(
-                            "REDIS_MAX_CONNECTIONS", default=1000, minimum=1
-                        ),
-                    }
-                ],
+                "hosts": _layer_hosts,
                 "capacity": CHANNEL_CAPACITY,
                 "prefix": REDIS_PREFIX,
             },
@@ -256,8 +307,16 @@ STATIC_URL = "/static/"
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(DATA_DIR / "static")))
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "media")))
+# Uploads on this host's disk, or, for more than one host, in an S3-compatible
+# bucket every host reads and writes (docs/scaling.md, "More than one host").
+# Either way they are served at MEDIA_URL (chatapp.core.media).
+MEDIA_STORAGE = env.media_storage("MEDIA_STORAGE_URL")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": (
+        {"BACKEND": "chatapp.core.media.SharedMediaStorage", "OPTIONS": MEDIA_STORAGE}
+        if MEDIA_STORAGE
+        else {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    ),
     "staticfiles": {"BACKEND": "chatapp.core.storage.StaticStorage"},
 }
 # A file not yet collected is served from the app folders rather than failing.
@@ -308,17 +367,42 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# --- Observability -------------------------------------------------------------------
+# /metrics answers these networks only (the client as resolved from
+# FORWARDED_ALLOW_IPS, not the proxy's address); anyone else gets 403.
+METRICS_ALLOWED_NETWORKS = env.networks("METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1"])
+# Where the workers of `chatapp serve` write their metrics (it sets this, or
+# empties the folder an operator names); read by prometheus-client itself.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="").strip()
+if PROMETHEUS_MULTIPROC_DIR and not Path(PROMETHEUS_MULTIPROC_DIR).is_dir():
+    raise SettingError(
+        "PROMETHEUS_MULTIPROC_DIR",
+        PROMETHEUS_MULTIPROC_DIR,
+        "an existing folder (chatapp serve makes it), or nothing",
+    )
+# One JSON object a line for a deployment's log collector, readable lines on a laptop.
+LOG_FORMAT = env.choice(
+    "LOG_FORMAT", ("json", "console"), default="json" if DEPLOYED and not DEBUG else "console"
+)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    # A dependency that is down is one line per failure, not a traceback each.
-    "filters": {"outages_in_one_line": {"()": "chatapp.core.logs.OutagesInOneLine"}},
+    "formatters": {
+        "console": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "chatapp.core.logs.json_formatter"},
+    },
+    "filters": {
+        # A dependency that is down is one line per failure, not a traceback each.
+        "outages_in_one_line": {"()": "chatapp.core.logs.OutagesInOneLine"},
+        "with_request_id": {"()": "chatapp.core.logs.WithRequestId"},
+        "without_server_socket_lines": {"()": "chatapp.core.logs.WithoutServerSocketLines"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["outages_in_one_line"],
+            "formatter": LOG_FORMAT,
+            "filters": ["without_server_socket_lines", "outages_in_one_line", "with_request_id"],
         }
     },
     "root": {"handlers": ["console"], "level": env.log_level("LOG_LEVEL", default="INFO")},

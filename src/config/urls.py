@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/", include("chatapp.friends.api_urls")),
     path("api/", include("chatapp.notifications.api_urls")),
     path("api/", include("chatapp.tokens.api_urls")),
+    path("api/openapi.json", core_views.openapi_json, name="api-openapi"),
     path("media/<path:path>", core_views.media, name="media"),
     path("admin/", admin.site.urls),
 ]

@@ -116,3 +116,91 @@ def test_a_long_value_is_cut_in_the_message() -> None:
     with pytest.raises(SettingError) as caught:
         env_with(X="y" * 500).bool("X", default=False)
     assert len(str(caught.value)) < 200
+
+
+def test_redis_url_lists() -> None:
+    raw = "redis://a:6379/0, rediss://b:6380/1,unix:///run/redis.sock"
+    assert env_with(R=raw).redis_urls("R") == [
+        "redis://a:6379/0",
+        "rediss://b:6380/1",
+        "unix:///run/redis.sock",
+    ]
+    assert env_with().redis_urls("R") == []
+
+
+@pytest.mark.parametrize("raw", ["banana", "redis://a:6379/0,http://b", "redis://a:port/0"])
+def test_bad_redis_url_lists_name_the_bad_item(raw: str) -> None:
+    with pytest.raises(SettingError, match=r"R=.* Redis URLs joined by commas"):
+        env_with(R=raw).redis_urls("R")
+
+
+def test_host_ports() -> None:
+    raw = "10.0.0.1:26379, sentinel-b:26380,[::1]:26381"
+    assert env_with(S=raw).host_ports("S") == [
+        ("10.0.0.1", 26379),
+        ("sentinel-b", 26380),
+        ("::1", 26381),
+    ]
+
+
+@pytest.mark.parametrize("raw", ["banana", "a:b", "a:0", "a:70000", "a:1/x", "u@a:1", ":26379"])
+def test_bad_host_ports(raw: str) -> None:
+    with pytest.raises(SettingError, match=r"S=.* host:port pairs"):
+        env_with(S=raw).host_ports("S")
+
+
+def test_no_media_storage_url_means_the_local_disk() -> None:
+    assert env_with().media_storage("MEDIA_STORAGE_URL") is None
+    assert env_with(MEDIA_STORAGE_URL=" ").media_storage("MEDIA_STORAGE_URL") is None
+
+
+def test_a_media_storage_url_gives_the_s3_storage_options() -> None:
+    raw = (
+        "s3://chat-media/prod/uploads?endpoint_url=https://s3.example.com:9000"
+        "&region_name=eu-west-1&addressing_style=path"
+    )
+    assert env_with(MEDIA_STORAGE_URL=raw).media_storage("MEDIA_STORAGE_URL") == {
+        "bucket_name": "chat-media",
+        "location": "prod/uploads",
+        "endpoint_url": "https://s3.example.com:9000",
+        "region_name": "eu-west-1",
+        "addressing_style": "path",
+    }
+    assert env_with(MEDIA_STORAGE_URL="s3://chat.media").media_storage("MEDIA_STORAGE_URL") == {
+        "bucket_name": "chat.media"
+    }
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "banana",
+        "/var/media",
+        "file:///var/media",
+        "s3://",
+        "s3://Chat-Media",  # S3 bucket names are lowercase
+        "s3://ab",
+        "s3://chat media",
+        "s3://chat-media:9000",
+        "s3://chat-media/../other",
+        "s3://chat-media?endpoint=https://s3.example.com",  # not a known option
+        "s3://chat-media?endpoint_url=s3.example.com",  # no scheme
+        "s3://chat-media?endpoint_url=https://s3.example.com:port",
+        "s3://chat-media?addressing_style=sideways",
+        "s3://chat-media?region_name=EU West",
+        "s3://chat-media?region_name=a&region_name=b",
+        "s3://chat-media?bucket_name=other",
+    ],
+)
+def test_bad_media_storage_urls(raw: str) -> None:
+    with pytest.raises(SettingError, match=r"^MEDIA_STORAGE_URL=.* is not accepted: use "):
+        env_with(MEDIA_STORAGE_URL=raw).media_storage("MEDIA_STORAGE_URL")
+
+
+def test_credentials_in_a_media_storage_url_are_refused_and_never_shown() -> None:
+    raw = "s3://AKIAEXAMPLE:wJalrXUtnFEMIsecret@chat-media?region_name=eu-west-1"
+    with pytest.raises(SettingError) as caught:
+        env_with(MEDIA_STORAGE_URL=raw).media_storage("MEDIA_STORAGE_URL")
+    message = str(caught.value)
+    assert "wJalrXUtnFEMIsecret" not in message and "AKIAEXAMPLE" not in message
+    assert "AWS_ACCESS_KEY_ID" in message

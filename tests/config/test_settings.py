@@ -4,12 +4,14 @@ variable, never a traceback. A row added to the table is covered at once."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -91,6 +93,7 @@ def test_every_variable_works_or_says_in_one_line_what_it_takes(tmp_path: Path) 
         ("HTTPS", "ON"),
         ("AVATAR_SIZE", " 128 "),
         ("THROTTLE_LOGIN", "5 per minute; 100/day"),
+        ("MEDIA_STORAGE_URL", "s3://chat-media?endpoint_url=http://127.0.0.1:9&region_name=eu-1"),
     ],
 )
 def test_spellings_people_use_work(tmp_path: Path, name: str, value: str) -> None:
@@ -107,3 +110,66 @@ def test_a_bad_value_stops_each_command_with_one_line(
     assert "Traceback" not in done.stderr
     [line] = done.stderr.strip().splitlines()
     assert line.startswith("chatapp: ") and ("LOG_LEVEL='loud'" in line or "PORT=" in line)
+
+
+SENTINELS = {"REDIS_SENTINELS": "127.0.0.1:26379,127.0.0.1:26380", "REDIS_SENTINEL_MASTER": "chat"}
+
+
+@pytest.mark.parametrize(
+    ("values", "named"),
+    [
+        ({"REDIS_SENTINELS": "127.0.0.1:26379"}, "REDIS_SENTINEL_MASTER is not set"),
+        ({"REDIS_SENTINEL_MASTER": "chat"}, "REDIS_SENTINELS is not set"),
+        ({**SENTINELS, "REDIS_URL": "redis://r:6379/0"}, "REDIS_URL and REDIS_SENTINELS"),
+        (
+            {**SENTINELS, "REDIS_LAYER_URLS": "redis://r:6379/0"},
+            "REDIS_LAYER_URLS and REDIS_SENTINELS",
+        ),
+        ({"REDIS_LAYER_URLS": "redis://r:6379/0,redis://s:6379/0"}, "REDIS_URL is not set"),
+    ],
+)
+def test_redis_settings_that_do_not_fit_together_stop_in_one_line(
+    tmp_path: Path, values: dict[str, str], named: str
+) -> None:
+    done = run(("--version",), {**base_env(tmp_path), **values})
+    assert done.returncode != 0
+    [line] = done.stderr.strip().splitlines()
+    assert named in line
+
+
+def layer_config(tmp_path: Path, **values: str) -> dict[str, Any]:
+    """CHANNEL_LAYERS["default"]["CONFIG"] as the settings build it from ``values``."""
+    script = (
+        "import json, django; django.setup(); from django.conf import settings; "
+        "print(json.dumps(settings.CHANNEL_LAYERS['default']['CONFIG']))"
+    )
+    env = {**base_env(tmp_path), "DJANGO_SETTINGS_MODULE": "config.settings", **values}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    config: dict[str, Any] = json.loads(done.stdout)
+    return config
+
+
+def test_the_layer_finds_its_master_through_the_sentinels(tmp_path: Path) -> None:
+    config = layer_config(tmp_path, **SENTINELS, REDIS_PASSWORD="p1", REDIS_SENTINEL_PASSWORD="p2")
+    [host] = config["hosts"]
+    assert host["sentinels"] == [["127.0.0.1", 26379], ["127.0.0.1", 26380]]
+    assert (host["master_name"], host["password"]) == ("chat", "p1")
+    assert host["sentinel_kwargs"]["password"] == "p2"
+    assert host["socket_timeout"] >= 6  # above channels-redis' 5 s blocking read
+
+
+def test_the_layer_is_sharded_over_the_layer_urls_only(tmp_path: Path) -> None:
+    config = layer_config(
+        tmp_path,
+        REDIS_URL="redis://main:6379/0",
+        REDIS_LAYER_URLS="redis://s1:6379/0, redis://s2:6379/0",
+    )
+    assert [host["address"] for host in config["hosts"]] == [
+        "redis://s1:6379/0",
+        "redis://s2:6379/0",
+    ]
+    one = layer_config(tmp_path, REDIS_URL="redis://main:6379/0")
+    assert [host["address"] for host in one["hosts"]] == ["redis://main:6379/0"]

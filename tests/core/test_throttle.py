@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from chatapp.core.redis_servers import MainRedis
 from chatapp.core.throttle import Throttle, client_address, parse_rates
 
 pytestmark = pytest.mark.django_db
@@ -139,7 +140,7 @@ def test_counts_are_shared_by_processes_through_redis(settings, redis_url: str) 
     settings.THROTTLE_LOGIN = "3/minute"
     client = f"192.0.2.{uuid.uuid4().int % 250}"
     # Two throttles with their own connections, as two workers have.
-    first, second = Throttle(redis_url), Throttle(redis_url)
+    first, second = Throttle(MainRedis(url=redis_url)), Throttle(MainRedis(url=redis_url))
     assert first.hit("login", client) is None
     assert second.hit("login", client) is None
     assert first.hit("login", client) is None

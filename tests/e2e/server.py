@@ -25,6 +25,20 @@ __all__ = [
 ]
 
 CHATAPP = str(Path(sys.executable).with_name("chatapp"))
+# Where the suite's own services are named: never passed on to a test's server.
+SERVICE_VARIABLES = frozenset(
+    {
+        "DATABASE_URL",
+        "REDIS_URL",
+        "REDIS_SENTINELS",
+        "REDIS_SENTINEL_MASTER",
+        "REDIS_PASSWORD",
+        "REDIS_SENTINEL_PASSWORD",
+        "REDIS_LAYER_URLS",
+        "SECRET_KEY",
+        "CHATAPP_EMBEDDED_PG_SOCKET",
+    }
+)
 
 
 @contextmanager
@@ -45,7 +59,7 @@ def base_env(**overrides: str) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "CHATAPP_EMBEDDED_PG_SOCKET"}
+        if key not in SERVICE_VARIABLES
         and not key.startswith("PYTEST")
         and key != "DJANGO_SETTINGS_MODULE"
     }

@@ -116,9 +116,9 @@ def _reap(pids: list[int], timeout: float) -> None:
             time.sleep(0.02)
 
 
-def port_accepts(port: int) -> bool:
+def port_accepts(port: int, address: str = "127.0.0.1") -> bool:
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+        with socket.create_connection((address, port), timeout=0.5):
             return True
     except OSError:
         return False
@@ -128,9 +128,17 @@ def port_accepts(port: int) -> bool:
 
 
 class RedisServer:
-    """A ``redis-server`` on a free loopback port, without persistence."""
+    """A ``redis-server`` on a free port, without persistence, on loopback or on
+    ``address`` (the host side of the multi-host test's network); ``options``
+    are more of its command-line options."""
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        port: int | None = None,
+        options: tuple[str, ...] = (),
+        address: str = "127.0.0.1",
+    ) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise ProcessFailed("redis-server is not installed (Debian package redis-server)")
@@ -138,29 +146,37 @@ class RedisServer:
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
+        self.options = options
+        self.address = address
         self.log_path = workdir / "redis.log"
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"redis://{self.address}:{self.port}/0"
 
     @property
     def pid(self) -> int | None:
         return self.process.pid if self.process is not None else None
 
-    def start(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            raise ProcessFailed(f"redis-server {self.process.pid} is already running")
-        command = [
+    def command(self) -> list[str]:
+        return [
             self.binary,
             "--port", str(self.port),
-            "--bind", "127.0.0.1",
+            "--bind", self.address,
+            # Bound to one address on purpose: clients on the test's own network may use it.
+            "--protected-mode", "no",
             "--save", "",
             "--appendonly", "no",
             "--dir", str(self.workdir),
             "--daemonize", "no",
+            *self.options,
         ]  # fmt: skip
+
+    def start(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            raise ProcessFailed(f"redis-server {self.process.pid} is already running")
+        command = self.command()
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 command,
@@ -186,9 +202,10 @@ class RedisServer:
 
     def ping(self) -> bool:
         try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+            with socket.create_connection((self.address, self.port), timeout=0.5) as sock:
                 sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith(b"+PONG")
+                # With requirepass it answers too, asking for the password.
+                return sock.recv(16).startswith((b"+PONG", b"-NOAUTH"))
         except OSError:
             return False
 
@@ -247,9 +264,14 @@ class PostgresCluster:
     USER = "postgres"
     DATABASE = "chatapp"
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(
+        self, port: int | None = None, address: str = "127.0.0.1", clients: str | None = None
+    ) -> None:
+        """``address``: where it listens; ``clients``: a network (``10.1.2.0/24``)
+        whose hosts may connect too, beyond this machine's loopback."""
         self.bin = postgres_bin_dir()
         self.port = port or free_port()
+        self.address = address
         self.root = Path(tempfile.mkdtemp(prefix="chatapp-pg-"))
         self.data = self.root / "data"
         self.log_path = self.root / "postgres.log"
@@ -271,10 +293,13 @@ class PostgresCluster:
             "--locale", "C",
             "--no-sync",
         )  # fmt: skip
+        if clients:
+            with (self.data / "pg_hba.conf").open("a") as hba:
+                hba.write(f"host all all {clients} trust\n")
 
     @property
     def url(self) -> str:
-        return f"postgres://{self.USER}@127.0.0.1:{self.port}/{self.DATABASE}"
+        return f"postgres://{self.USER}@{self.address}:{self.port}/{self.DATABASE}"
 
     @property
     def pid(self) -> int | None:
@@ -308,7 +333,7 @@ class PostgresCluster:
         options = " ".join(
             [
                 f"-p {self.port}",
-                "-c listen_addresses=127.0.0.1",
+                f"-c listen_addresses={self.address}",
                 f"-c unix_socket_directories={self.root}",
                 # Test data: durability against an OS crash buys nothing here.
                 "-c fsync=off",
@@ -325,7 +350,11 @@ class PostgresCluster:
             "--wait",
             "--timeout", str(int(START_TIMEOUT)),
         )  # fmt: skip
-        _wait_until(lambda: port_accepts(self.port), START_TIMEOUT, f"postgres on {self.port}")
+        _wait_until(
+            lambda: port_accepts(self.port, self.address),
+            START_TIMEOUT,
+            f"postgres on {self.address}:{self.port}",
+        )
 
     def stop(self) -> None:
         """``pg_ctl stop -m fast``: sessions are ended, the server exits cleanly."""
@@ -396,11 +425,15 @@ def start_chatapp(
     stop it with ``tests.e2e.server.stop(server.process)``. Its output goes to
     ``workdir / "server.log"``, which a second start appends to."""
     server_env = base_env(
-        DATABASE_URL=postgres.url,
-        REDIS_URL=redis_url,
-        SECRET_KEY="faults-" + uuid.uuid4().hex * 2,
-        CHATAPP_DATA_DIR=str(workdir / "data"),
-        **env,
+        **{
+            "DATABASE_URL": postgres.url,
+            "REDIS_URL": redis_url,
+            # Servers that share sessions are given one key.
+            "SECRET_KEY": "faults-" + uuid.uuid4().hex * 2,
+            "CHATAPP_DATA_DIR": str(workdir / "data"),
+            "LOG_FORMAT": "json",  # the tests read the access log's status fields
+            **env,
+        }
     )
     return start_server(
         env=server_env,

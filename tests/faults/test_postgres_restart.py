@@ -161,6 +161,6 @@ def test_pages_and_api_answer_503_while_postgres_is_down_then_recover(
             outage_log = server.log_path.read_text()[len(log_before) :]
             assert server.process.poll() is None, "the server exited"
             assert "Started server process" not in outage_log, "a worker was restarted"
-            assert '" 500' not in outage_log
+            assert '"status": 500' not in outage_log  # the access log (LOG_FORMAT=json)
             assert "Traceback" not in outage_log, outage_log
             assert "503 GET /api/me: a dependency is down" in outage_log

@@ -59,7 +59,7 @@ def test_http_keeps_answering_while_redis_restarts(
             assert server.process.poll() is None
 
             outage_log = server.log_path.read_text()[len(log_before) :]
-            assert '" 500' not in outage_log
+            assert '"status": 500' not in outage_log  # the access log (LOG_FORMAT=json)
             assert "Traceback" not in outage_log, outage_log
 
 

@@ -19,7 +19,6 @@ import contextlib
 import signal
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -28,67 +27,10 @@ from websockets.exceptions import ConnectionClosed
 from chatapp.bench.procs import children_of
 from tests.e2e.client import Tab, register
 from tests.e2e.server import Server, stop
+from tests.faults.chatters import Member, members, wait_until
 from tests.faults.procs import PostgresCluster, RedisServer, start_chatapp
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
-
-
-class Member:
-    """One user with one socket subscribed to the Lobby, recording every message."""
-
-    def __init__(self, name: str, tab: Tab, lobby: int) -> None:
-        self.name = name
-        self.tab = tab
-        self.lobby = lobby
-        self.seqs: list[int] = []
-        self.acks: dict[str, int] = {}
-        self.errors: list[dict[str, Any]] = []
-        self.closed: int | None = None
-        self.reader = asyncio.ensure_future(self._read())
-
-    async def _read(self) -> None:
-        try:
-            while True:
-                frame = await self.tab.recv(timeout=3600)
-                if frame["type"] == "message":
-                    self.seqs.append(frame["message"]["seq"])
-                elif frame["type"] == "ack":
-                    self.acks[frame["client_id"]] = frame["message"]["seq"]
-                elif frame["type"] == "error":
-                    self.errors.append(frame)
-        except ConnectionClosed as exc:
-            self.closed = exc.rcvd.code if exc.rcvd else 1006
-
-    async def send(self, client_id: str) -> None:
-        frame = {"type": "send", "room": self.lobby, "body": client_id, "client_id": client_id}
-        await self.tab.send(frame)
-
-    async def close(self) -> None:
-        self.reader.cancel()
-        with contextlib.suppress(BaseException):
-            await self.tab.close()
-
-
-async def members(base: str, names: list[str]) -> list[Member]:
-    sessions = [await register(base, name) for name in names]
-    opened = []
-    for name, session in zip(names, sessions, strict=True):
-        tab = await Tab.open(base, session)
-        lobby = tab.hello["rooms"][0]["id"]
-        await tab.subscribe(lobby)
-        opened.append(Member(name, tab, lobby))
-    return opened
-
-
-async def wait_until(check: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
-
-
-def in_order_without_gaps(seqs: list[int]) -> bool:
-    return seqs == list(range(seqs[0], seqs[0] + len(seqs))) if seqs else True
 
 
 async def test_redis_killed_and_restarted_under_two_workers_closes_no_socket(

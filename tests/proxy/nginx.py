@@ -111,19 +111,27 @@ class Nginx:
 
 
 def configure(
-    prefix: Path, *, upstreams: list[str], static_root: Path, media_root: Path, **extra: str
+    prefix: Path,
+    *,
+    upstreams: list[str],
+    static_root: Path,
+    media_root: Path | None,
+    **extra: str,
 ) -> Nginx:
-    """Render the site with the project's command and wrap it in a main conf."""
+    """Render the site with the project's command and wrap it in a main conf
+    (without ``media_root``, the app serves /media/ from the shared bucket)."""
     (prefix / "tmp").mkdir(parents=True, exist_ok=True)
     cert, key = self_signed(prefix)
     nginx = Nginx(prefix, free_port(), free_port(), cert)
     command = [
         CHATAPP, "deploy", "nginx", "--server-name", "localhost",
         "--cert", str(cert), "--key", str(key),
-        "--static-root", str(static_root), "--media-root", str(media_root),
+        "--static-root", str(static_root),
         "--http-port", str(nginx.http_port), "--https-port", str(nginx.https_port),
         "--listen-address", "127.0.0.1", "--out", str(prefix / "site.conf"),
     ]  # fmt: skip
+    if media_root is not None:
+        command += ["--media-root", str(media_root)]
     for upstream in upstreams:
         command += ["--upstream", upstream]
     for flag, value in extra.items():

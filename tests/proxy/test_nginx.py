@@ -17,6 +17,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from chatapp.bench.procs import free_port
+from chatapp.core.files import FILE_POLICY
 from tests.e2e.client import PASSWORD, Tab
 from tests.e2e.server import CHATAPP, Server, base_env, start_server, stop
 from tests.faults.procs import RedisServer
@@ -178,8 +179,23 @@ def test_static_files_come_from_nginx_with_cache_headers(stack: Stack) -> None:
     assert answer.headers["server"].startswith("nginx")
     assert "expires" in answer.headers  # nginx's `expires 1y`: the app sends none
     assert "immutable" in answer.headers["cache-control"]
-    assert "sandbox" in answer.headers["content-security-policy"]
+    # Exactly the app's policy: an escaped quote (&#x27;none&#x27;) is no policy at all.
+    assert answer.headers["content-security-policy"] == FILE_POLICY
     assert answer.text == (stack.folder / "static" / "chatapp" / "app.css").read_text()
+
+
+def test_metrics_are_refused_through_nginx_and_answered_on_a_worker_port(stack: Stack) -> None:
+    """nginx refuses /metrics to everyone, this host included (a scrape goes to
+    each `chatapp serve` port); the worker answers a loopback scraper itself."""
+    with stack.nginx.client() as client:
+        for path in ("/metrics", "/metrics?name[]=chatapp_ws_connections", "/%6Detrics"):
+            answer = client.get(path)
+            assert answer.status_code == 403, path
+            assert answer.headers["server"].startswith("nginx")
+            assert "chatapp_" not in answer.text
+    [server, *_] = stack.servers.values()
+    direct = httpx.get(f"{server.base}/metrics")
+    assert direct.status_code == 200 and "chatapp_ws_connections" in direct.text
 
 
 def test_http_redirects_to_https(stack: Stack) -> None:
@@ -273,6 +289,23 @@ def test_the_example_site_is_the_rendered_template() -> None:
         check=True, capture_output=True, text=True,
     ).stdout  # fmt: skip
     assert rendered == example.read_text(), "re-render deploy/nginx/chatapp.conf"
+
+
+def test_without_a_media_root_the_app_serves_media_from_the_shared_bucket() -> None:
+    common = [
+        CHATAPP, "deploy", "nginx", "--server-name", "chat.example.com",
+        "--upstream", "10.0.0.2:8001", "--cert", "/c.pem", "--key", "/k.pem",
+        "--static-root", "/srv/static",
+    ]  # fmt: skip
+
+    def media_block(*extra: str) -> str:
+        site = subprocess.run([*common, *extra], check=True, capture_output=True, text=True)
+        return site.stdout.split("location /media/ {", 1)[1].split("}", 1)[0]
+
+    on_disk = media_block("--media-root", "/srv/media")
+    assert "alias /srv/media/;" in on_disk and "proxy_pass" not in on_disk
+    shared = media_block()
+    assert "proxy_pass http://chatapp;" in shared and "alias" not in shared
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from chatapp.accounts.forms import RegisterForm
 from chatapp.accounts.models import User
 from chatapp.accounts.serializers import user_shape
 from chatapp.core.api import api_view, form_errors, read_body
+from chatapp.core.apidoc import operation
 from chatapp.core.errors import ApiError, json_response
 from chatapp.core.throttle import throttled
 
@@ -28,11 +29,19 @@ async def current_user(request: HttpRequest) -> User:
     return user
 
 
+@operation("GET", "Get a CSRF token, and its cookie", answers={200: wire.CsrfToken})
 @api_view("GET", login=False)
 async def csrf(request: HttpRequest) -> HttpResponse:
     return json_response(wire.CsrfToken(csrf_token=get_token(request)))
 
 
+@operation(
+    "POST",
+    "Register, and be logged in",
+    body=wire.RegisterBody,
+    answers={201: wire.UserAnswer},
+    errors={400: "A field the registration refuses (taken, too short, ...), named in `fields`."},
+)
 @api_view("POST", login=False)
 @throttled("register")
 async def register(request: HttpRequest) -> HttpResponse:
@@ -47,6 +56,16 @@ async def register(request: HttpRequest) -> HttpResponse:
     return json_response(wire.UserAnswer(user=user_shape(user)), status=201)
 
 
+@operation(
+    "POST",
+    "Log in with a username or an e-mail address",
+    body=wire.LoginBody,
+    answers={200: wire.UserAnswer},
+    errors={
+        400: "Wrong username, e-mail or password.",
+        429: "The account is locked after LOGIN_FAILURE_LIMIT failures.",
+    },
+)
 @api_view("POST", login=False)
 @throttled("login")
 async def login(request: HttpRequest) -> HttpResponse:
@@ -59,12 +78,19 @@ async def login(request: HttpRequest) -> HttpResponse:
     return json_response(wire.UserAnswer(user=user_shape(user)))
 
 
+@operation("POST", "End this session; its sockets close with 4401", answers={204: None})
 @api_view("POST", login=False)
 async def logout(request: HttpRequest) -> HttpResponse:
     await services.user_logout(request=request)
     return HttpResponse(status=204)
 
 
+@operation(
+    "POST",
+    "End every session of the user, this one included (added by this server)",
+    answers={204: None},
+    description="API tokens stay valid: revoke those with DELETE /api/tokens/{token_id}.",
+)
 @api_view("POST")
 async def logout_all(request: HttpRequest) -> HttpResponse:
     """End every session of the user, this one included; all their sockets close."""
@@ -74,6 +100,7 @@ async def logout_all(request: HttpRequest) -> HttpResponse:
     return HttpResponse(status=204)
 
 
+@operation("GET", "The logged-in user", answers={200: wire.User})
 @api_view("GET")
 async def me(request: HttpRequest) -> HttpResponse:
     return json_response(user_shape(await current_user(request)))

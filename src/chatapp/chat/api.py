@@ -11,15 +11,34 @@ from chatapp.chat import message_sql, selectors, services
 from chatapp.chat.message_sql import ChangeRefused
 from chatapp.chat.serializers import message_shape
 from chatapp.core.api import api_view, read_body, read_query
+from chatapp.core.apidoc import operation
 from chatapp.core.errors import ApiError, json_response
 
 
+@operation(
+    "GET",
+    "The public room(s) and the private rooms of friends",
+    answers={200: wire.Rooms},
+)
 @api_view("GET")
 async def rooms(request: HttpRequest) -> HttpResponse:
     user = await current_user(request)
     return json_response(wire.Rooms(results=await selectors.rooms_for_user(user.pk)))
 
 
+@operation(
+    "GET",
+    "A page of a room's messages before a seq, oldest first",
+    query=wire.MessagesQuery,
+    answers={200: wire.MessagesPage},
+    errors={
+        400: "More than one of before_seq, around_seq and after_seq.",
+        404: "A room that does not exist or is not the caller's.",
+    },
+    description="`limit` is 50 by default; a larger ask than 100 gets 100. "
+    "`around_seq` gives a page centred on that seq, `after_seq` the page after it "
+    "(paging forward); `has_newer` says whether newer messages follow.",
+)
 @api_view("GET")
 async def room_messages(request: HttpRequest, room_id: int) -> HttpResponse:
     user = await current_user(request)
@@ -46,6 +65,15 @@ async def room_messages(request: HttpRequest, room_id: int) -> HttpResponse:
     )
 
 
+@operation(
+    "GET",
+    "Messages of a room changed after a revision, lowest revision first",
+    query=wire.ChangesQuery,
+    answers={200: wire.ChangesPage},
+    errors={404: "A room that does not exist or is not the caller's."},
+    description="A new message, an edit, a delete or a reaction is a change; each "
+    "message comes once, in its current state. `last_rev` is the room's revision now.",
+)
 @api_view("GET")
 async def room_changes(request: HttpRequest, room_id: int) -> HttpResponse:
     """Messages changed after ``after_rev``, lowest revision first: how a bot
@@ -60,6 +88,26 @@ async def room_changes(request: HttpRequest, room_id: int) -> HttpResponse:
     return json_response(wire.ChangesPage(messages=messages, last_rev=last_rev, has_more=has_more))
 
 
+@operation(
+    "PATCH",
+    "Edit one's own message, within CHAT_EDIT_WINDOW seconds of sending it",
+    body=wire.EditBody,
+    answers={200: wire.Message},
+    errors={
+        403: "Not the author (`not_author`), or too late (`edit_window`).",
+        404: "A message that does not exist or is in a room the caller can not read.",
+        413: "A body over CHAT_MESSAGE_MAX_CHARS characters.",
+    },
+)
+@operation(
+    "DELETE",
+    "Delete a message: its author, or a moderator in a public room",
+    answers={200: wire.Message},
+    errors={
+        403: "Neither its author nor a moderator of a public room (`not_author`).",
+        404: "A message that does not exist or is in a room the caller can not read.",
+    },
+)
 @api_view("PATCH", "DELETE")
 async def message(request: HttpRequest, message_id: int) -> HttpResponse:
     """PATCH: the author edits the body; DELETE: the author, or a moderator in
@@ -83,6 +131,24 @@ async def message(request: HttpRequest, message_id: int) -> HttpResponse:
     return json_response(message_shape(row))
 
 
+@operation(
+    "PUT",
+    "React to a message with one emoji (URL-encoded in the path)",
+    answers={200: wire.Message},
+    errors={
+        400: "Not one emoji, a deleted message, or a 21st distinct emoji.",
+        404: "A message that does not exist or is in a room the caller can not read.",
+    },
+)
+@operation(
+    "DELETE",
+    "Take one's reaction back (the message unchanged when there was none)",
+    answers={200: wire.Message},
+    errors={
+        400: "Not one emoji, or a deleted message.",
+        404: "A message that does not exist or is in a room the caller can not read.",
+    },
+)
 @api_view("PUT", "DELETE")
 async def message_reaction(request: HttpRequest, message_id: int, emoji: str) -> HttpResponse:
     """PUT adds the caller's reaction, DELETE takes it back (unchanged when absent)."""

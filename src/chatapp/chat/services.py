@@ -12,6 +12,7 @@ from chatapp.chat import message_sql, selectors, sql
 from chatapp.chat.message_sql import Change, MessageRow
 from chatapp.chat.serializers import message_shape, shorten
 from chatapp.chat.sql import NotificationRow
+from chatapp.core import metrics
 from chatapp.notifications.services import notification_create_for
 from chatapp.realtime import events
 from chatapp.realtime.hub import hub
@@ -53,6 +54,7 @@ async def message_send(
         room_id=room_id, author_id=author_id, body=body, client_id=client_id, reply_to=reply_to
     )
     if created:
+        metrics.MESSAGES_STORED.inc()
         await events.to_room(row.room_id, message_frame(row), order=_link(row))
         await _notify_mentions(row, list(row.mentions))
         await _notify_reply(row)

@@ -9,6 +9,7 @@ on the asyncpg pool, never on the ORM's one thread.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Mapping
 from urllib.parse import parse_qs
 
@@ -25,6 +26,7 @@ from chatapp.accounts.serializers import user_shape_of
 from chatapp.chat import message_sql, selectors, services, sql
 from chatapp.chat.message_sql import ChangeRefused
 from chatapp.chat.serializers import message_shape
+from chatapp.core import metrics
 from chatapp.realtime.hub import CATCH_UP_PAGE, RoomSource, hub
 from chatapp.realtime.limits import limits
 from chatapp.realtime.protocol import FrameError
@@ -202,6 +204,8 @@ async def on_subscribe(socket: Socket, frame: wire.Subscribe) -> None:
         wire.SubscribedFrame(room=room_id, last_seq=last_seq, online=online, last_rev=last_rev)
     )
     backlog = None
+    if frame.after_seq is not None:
+        metrics.RESUMES.inc()
     if frame.after_seq is not None and (frame.after_seq < last_seq or frame.after_rev is not None):
         backlog = _backlog(room_id, min(frame.after_seq, last_seq), frame.after_rev, last_rev)
     socket.start_delivery(room_id, sub, last_rev, backlog)
@@ -242,6 +246,7 @@ async def on_unsubscribe(socket: Socket, frame: wire.Unsubscribe) -> None:
 
 
 async def on_send(socket: Socket, frame: wire.Send) -> None:
+    started = time.perf_counter()
     body = frame.body.strip()
     if not body:
         raise FrameError(wire.codes.INVALID, "The message is empty.", frame.client_id)
@@ -265,6 +270,7 @@ async def on_send(socket: Socket, frame: wire.Send) -> None:
     except ChangeRefused as exc:
         raise FrameError(exc.code, exc.detail, frame.client_id) from None
     socket.push(wire.AckFrame(client_id=frame.client_id, message=message_shape(row)))
+    metrics.SEND_ACK_SECONDS.observe(time.perf_counter() - started)
 
 
 async def on_history(socket: Socket, frame: wire.History) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Coroutine
 from functools import wraps
 from typing import Any, TypeVar
 
+import msgspec
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase, QueryDict
 
@@ -20,7 +21,10 @@ T = TypeVar("T")
 
 
 def api_view(*methods: str, login: bool = True) -> Callable[[View], View]:
-    """Wrap an async API view: allowed methods, optional login, Error shape on ApiError."""
+    """Wrap an async API view: allowed methods, optional login, Error shape on ApiError.
+
+    The wrapper keeps both as ``api_methods`` and ``api_login``: the OpenAPI
+    document (``chatapp.core.openapi``) reads them from the URLconf."""
     allowed = ", ".join(methods)
 
     def decorator(view: View) -> View:
@@ -41,6 +45,7 @@ def api_view(*methods: str, login: bool = True) -> Callable[[View], View]:
             except ApiError as exc:
                 return error_response(exc.code, exc.detail, fields=exc.fields, headers=exc.headers)
 
+        vars(wrapper).update(api_methods=methods, api_login=login)
         return wrapper
 
     return decorator
@@ -79,6 +84,13 @@ def read_form(request: HttpRequest, kind: type[T]) -> T:
 
 
 def _read_strings(data: QueryDict, kind: type[T]) -> T:
+    repeated = {
+        info.encode_name: ["Given more than once."]
+        for info in msgspec.structs.fields(kind)  # type: ignore[arg-type]
+        if len(data.getlist(info.encode_name)) > 1
+    }
+    if repeated:  # else the last would win, unseen
+        raise BadInput("Some fields are missing or invalid.", repeated)
     try:
         return wire.decode_strings({name: str(value) for name, value in data.items()}, kind)
     except wire.WireError as exc:

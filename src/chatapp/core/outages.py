@@ -1,6 +1,6 @@
 """Which failures mean "a dependency is down", as opposed to a bug.
 
-PostgreSQL and Redis restart in production. While one is gone, HTTP answers
+PostgreSQL, Redis and the shared media bucket restart in production. While one is gone, HTTP answers
 503 with ``Retry-After`` and a socket frame gets the ``unavailable`` error:
 nothing is half-stored, and the client retries. Everything else that goes
 wrong is still a bug and is logged as one.
@@ -9,6 +9,7 @@ wrong is still a bug and is logged as one.
 from __future__ import annotations
 
 import asyncpg
+import botocore.exceptions
 import django.db
 import redis.exceptions
 
@@ -30,6 +31,9 @@ _OUTAGES: tuple[type[BaseException], ...] = (
     # Redis (rate limits, presence, the channel layer).
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
+    # The shared media bucket (MEDIA_STORAGE_URL): refused, unreachable, timed out.
+    botocore.exceptions.ConnectionError,
+    botocore.exceptions.HTTPClientError,
     # Sockets and timeouts below any client library.
     ConnectionError,
     TimeoutError,

@@ -7,12 +7,12 @@ this protects the server, whatever logins an address tries.
 Each endpoint kind has its own budget per client address, in the ``limits``
 library's moving window ("N attempts in any minute"), the same over the JSON
 API and the pages. Counts live in Redis, shared by every worker. While Redis
-does not answer (and without REDIS_URL, which means one worker) each process
+does not answer (and without Redis, which means one worker) each process
 counts on its own, in memory: a client spread over N workers then gets up to
 N times its budget, and nobody is refused, nor answered 500, for want of Redis.
 
-The client address is ``REMOTE_ADDR``. Behind nginx or a PaaS router uvicorn
-puts the client's own address there, taken from ``X-Forwarded-For`` only when
+The client address is ``REMOTE_ADDR`` as ``chatapp.core.clients`` reads it:
+behind nginx or a PaaS router, the address from ``X-Forwarded-For`` only when
 the connection comes from a proxy listed in ``FORWARDED_ALLOW_IPS``; a client
 cannot choose its address by sending the header itself. An IPv6 client counts
 per /64 network, since one host commonly has a whole /64 to pick addresses from.
@@ -35,11 +35,13 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 from limits import RateLimitItem, parse_many
 from limits.errors import StorageError
-from limits.storage import MemoryStorage, RedisStorage, Storage
+from limits.storage import MemoryStorage, RedisSentinelStorage, RedisStorage, Storage
 from limits.strategies import MovingWindowRateLimiter
 
+from chatapp.core.clients import client_ip
 from chatapp.core.errors import error_response, wants_json
 from chatapp.core.logs import outage_summary
+from chatapp.core.redis_servers import MainRedis
 
 logger = logging.getLogger(__name__)
 
@@ -72,13 +74,10 @@ def parse_rates(value: str) -> list[RateLimitItem]:
 def client_address(request: HttpRequest) -> str:
     """What one client is counted under: its IPv4 address or its IPv6 /64."""
     raw = str(request.META.get("REMOTE_ADDR") or "")
-    try:
-        address = ipaddress.ip_address(raw)
-    except ValueError:
+    address = client_ip(raw)
+    if address is None:
         return raw[:64] or "unknown"
     if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
         return str(ipaddress.IPv6Network((address, 64), strict=False))
     return str(address)
 
@@ -87,28 +86,10 @@ class Throttle:
     """The budgets of one process: shared through Redis when it answers, else
     kept in this process's memory."""
 
-    def __init__(self, redis_url: str) -> None:
+    def __init__(self, redis: MainRedis | None) -> None:
         self.shared: MovingWindowRateLimiter | None = None
-        if redis_url:
-            from redis import ConnectionPool
-            from redis.backoff import NoBackoff
-            from redis.retry import Retry
-
-            # Give up at once while Redis is away: the process counts alone meanwhile.
-            pool = ConnectionPool.from_url(
-                redis_url,
-                socket_timeout=2.0,
-                socket_connect_timeout=2.0,
-                retry=Retry(NoBackoff(), 1),
-            )
-            storage: Storage = RedisStorage(
-                # limits spells redis-py's unix:// as redis+unix://.
-                "redis+" + redis_url if redis_url.startswith("unix:") else redis_url,
-                connection_pool=pool,
-                wrap_exceptions=True,
-                key_prefix=settings.REDIS_PREFIX,
-            )
-            self.shared = MovingWindowRateLimiter(storage)
+        if redis is not None:
+            self.shared = MovingWindowRateLimiter(_redis_storage(redis))
         self.local = MovingWindowRateLimiter(MemoryStorage())
         self.redis_down = False
         self.lock = threading.Lock()
@@ -157,18 +138,55 @@ class Throttle:
         logger.info("throttle: Redis is back; counts are shared by the workers again")
 
 
-_throttles: dict[str, Throttle] = {}
+def _redis_storage(redis: MainRedis) -> Storage:
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    # Give up at once while Redis is away: the process counts alone meanwhile.
+    options: dict[str, Any] = {
+        "socket_timeout": 2.0,
+        "socket_connect_timeout": 2.0,
+        "retry": Retry(NoBackoff(), 1),
+        "password": redis.password or None,
+    }
+    if redis.sentinels:
+        hosts = ",".join(
+            f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+            for host, port in redis.sentinels
+        )
+        return RedisSentinelStorage(
+            f"redis+sentinel://{hosts}/{redis.master}",
+            # The master only: a replica lags, and counts read there run behind.
+            use_replicas=False,
+            sentinel_kwargs=redis.sentinel_options(2.0),
+            wrap_exceptions=True,
+            key_prefix=settings.REDIS_PREFIX,
+            **options,
+        )
+    from redis import ConnectionPool
+
+    password = options.pop("password")
+    return RedisStorage(
+        # limits spells redis-py's unix:// as redis+unix://.
+        "redis+" + redis.url if redis.url.startswith("unix:") else redis.url,
+        connection_pool=ConnectionPool.from_url(redis.url, password=password, **options),
+        wrap_exceptions=True,
+        key_prefix=settings.REDIS_PREFIX,
+    )
+
+
+_throttles: dict[MainRedis | None, Throttle] = {}
 _throttles_lock = threading.Lock()
 
 
 def throttle() -> Throttle:
-    """This process's throttle for REDIS_URL (one per process, thread-safe:
+    """This process's throttle for the main Redis (one per process, thread-safe:
     redis-py's pool and the memory storage both are)."""
-    url = settings.REDIS_URL
+    redis = MainRedis.from_settings()
     with _throttles_lock:
-        found = _throttles.get(url)
+        found = _throttles.get(redis)
         if found is None:
-            found = _throttles[url] = Throttle(url)
+            found = _throttles[redis] = Throttle(redis)
         return found
 
 
@@ -190,6 +208,7 @@ def throttled(kind: str) -> Callable[[View], AsyncView]:
             response: HttpResponseBase = await run(request, *args, **kwargs)
             return response
 
+        vars(wrapper)["throttle_kind"] = kind  # the OpenAPI document lists its 429
         return wrapper
 
     return decorator

@@ -3,18 +3,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import mimetypes
-from pathlib import Path
 from typing import Literal
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
-from django.conf import settings
+from django.core.exceptions import SuspiciousOperation
+from django.core.files.storage import default_storage
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse
-from django.utils._os import safe_join
 from django.views.decorators.http import require_safe
 
 from chatapp import wire
+from chatapp.core import openapi
+from chatapp.core.api import api_view
+from chatapp.core.apidoc import operation
 from chatapp.core.errors import json_response
 from chatapp.core.files import FILE_POLICY
 from chatapp.core.outages import RETRY_AFTER_SECONDS
@@ -56,18 +58,37 @@ async def healthz(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def _stored_file(name: str) -> bytes | None:
+    """The bytes stored under ``name`` in the media storage (this host's disk or
+    the shared bucket), or None when there is no such file or the name leads
+    out of the storage."""
+    try:
+        with default_storage.open(name, "rb") as file:
+            return bytes(file.read())
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, SuspiciousOperation):
+        return None
+
+
 @require_safe
 async def media(request: HttpRequest, path: str) -> HttpResponse:
-    """Uploaded files (avatars). nginx serves /media/ itself in production."""
-    try:
-        full = Path(safe_join(settings.MEDIA_ROOT, path))
-    except Exception as exc:
-        raise Http404 from exc
-    if not await asyncio.to_thread(full.is_file):
+    """Uploaded files (avatars), from the media storage. nginx serves /media/
+    from disk itself when the storage is the local disk."""
+    data = await asyncio.to_thread(_stored_file, path)
+    if data is None:
         raise Http404
-    content_type = mimetypes.guess_type(full.name)[0] or "application/octet-stream"
-    response = HttpResponse(await asyncio.to_thread(full.read_bytes), content_type=content_type)
+    content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
+    response = HttpResponse(data, content_type=content_type)
     # Avatar files get a new name on every change, so they may be cached for long.
     response["Cache-Control"] = "public, max-age=31536000, immutable"
     response["Content-Security-Policy"] = FILE_POLICY
     return response
+
+
+@operation(
+    "GET",
+    "This document: the OpenAPI 3.1 description of the JSON API",
+    answers={200: dict},
+)
+@api_view("GET", login=False)
+async def openapi_json(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(openapi.document_bytes(), content_type="application/json")

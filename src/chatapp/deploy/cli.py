@@ -23,15 +23,42 @@ def parser() -> argparse.ArgumentParser:
     nginx.add_argument("--cert", type=Path, required=True, help="certificate chain (PEM)")
     nginx.add_argument("--key", type=Path, required=True, help="private key (PEM)")
     nginx.add_argument("--static-root", type=Path, required=True, help="STATIC_ROOT")
-    nginx.add_argument("--media-root", type=Path, required=True, help="MEDIA_ROOT")
+    nginx.add_argument(
+        "--media-root",
+        type=Path,
+        help="MEDIA_ROOT, served by nginx from disk; leave out when MEDIA_STORAGE_URL names a "
+        "shared bucket (the app then serves /media/ from it)",
+    )
     nginx.add_argument("--http-port", type=int, default=80)
     nginx.add_argument("--https-port", type=int, default=443)
     nginx.add_argument(
         "--listen-address", default="", help="listen on this IPv4 address only (default: all)"
     )
     nginx.add_argument("--ws-read-timeout", default="60s")
+    nginx.add_argument(
+        "--acme-root", type=Path, help="serve /.well-known/acme-challenge/ from here over HTTP"
+    )
     nginx.add_argument("--out", type=Path, help="write here (default: standard output)")
+    install = actions.add_parser(
+        "install",
+        help="every file of a Debian host install, into a new folder (deploy/install.sh)",
+        description=host_doc(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    install.add_argument("--out", type=Path, required=True, help="a folder that does not exist")
+    install.add_argument(
+        "--root",
+        type=Path,
+        default=Path("/"),
+        help="where the previous install's files are read from (default: /)",
+    )
     return parser
+
+
+def host_doc() -> str:
+    from chatapp.deploy import host
+
+    return host.__doc__ or ""
 
 
 def main(argv: Sequence[str]) -> None:
@@ -44,6 +71,9 @@ def main(argv: Sequence[str]) -> None:
     from chatapp.deploy.nginx import DeployError, NginxSite, render_nginx
 
     args = parser().parse_args(list(argv))
+    if args.action == "install":
+        install(args.out, args.root)
+        return
     options = {k: v for k, v in vars(args).items() if k not in {"action", "out"}}
     try:
         text = render_nginx(NginxSite(**options))
@@ -54,3 +84,20 @@ def main(argv: Sequence[str]) -> None:
         print(f"chatapp deploy nginx: wrote {args.out}", file=sys.stderr)
     else:
         sys.stdout.write(text)
+
+
+def install(out: Path, root: Path) -> None:
+    import os
+
+    from chatapp.deploy.host import render
+    from chatapp.deploy.nginx import DeployError
+
+    try:
+        host = render(os.environ, out.absolute(), root)
+    except DeployError as exc:
+        sys.exit(f"chatapp deploy install: {exc}")
+    print(
+        f"chatapp deploy install: rendered {out} for {','.join(host.server_names)} "
+        f"(workers on {','.join(map(str, host.ports))})",
+        file=sys.stderr,
+    )

@@ -29,11 +29,13 @@ class NginxSite:
     cert: Path
     key: Path
     static_root: Path
-    media_root: Path
+    # None: uploads are in the shared bucket (MEDIA_STORAGE_URL), the app serves /media/.
+    media_root: Path | None = None
     http_port: int = 80
     https_port: int = 443
     listen_address: str = ""  # all addresses (and IPv6) when empty
     ws_read_timeout: str = "60s"
+    acme_root: Path | None = None  # served over plain HTTP for certbot --webroot
 
     def check(self) -> None:
         if not self.server_names:
@@ -51,7 +53,10 @@ class NginxSite:
             ("--key", self.key),
             ("--static-root", self.static_root),
             ("--media-root", self.media_root),
+            *((("--acme-root", self.acme_root),) if self.acme_root else ()),
         ):
+            if path is None:
+                continue
             if not path.is_absolute() or _UNSAFE.search(str(path)):
                 raise DeployError(f"{flag}: {str(path)!r} must be an absolute path without spaces")
         for flag, port in (("--http-port", self.http_port), ("--https-port", self.https_port)):
@@ -72,13 +77,16 @@ def render_nginx(site: NginxSite) -> str:
         "cert": site.cert,
         "key": site.key,
         "static_root": str(site.static_root).rstrip("/"),
-        "media_root": str(site.media_root).rstrip("/"),
+        "media_root": str(site.media_root).rstrip("/") if site.media_root else "",
         "http_port": site.http_port,
         "https_port": site.https_port,
         "https_port_suffix": "" if site.https_port == 443 else f":{site.https_port}",
         "listen": f"{site.listen_address}:" if site.listen_address else "",
         "ipv6": not site.listen_address,
         "ws_read_timeout": site.ws_read_timeout,
+        "acme_root": str(site.acme_root).rstrip("/") if site.acme_root else "",
         "file_policy": FILE_POLICY,
     }
-    return engine.get_template("deploy/nginx.conf").render(Context(context))
+    # Not HTML: a Context escapes by default, which would turn the quotes of the
+    # file policy into &#x27; and the header into an invalid policy.
+    return engine.get_template("deploy/nginx.conf").render(Context(context, autoescape=False))

@@ -13,6 +13,7 @@ from chatapp.accounts.api import current_user
 from chatapp.accounts.serializers import user_shape
 from chatapp.chat import selectors as chat_selectors
 from chatapp.core.api import api_view, read_body, read_query
+from chatapp.core.apidoc import operation
 from chatapp.core.errors import ApiError, json_response
 from chatapp.friends import selectors, services
 from chatapp.friends.serializers import friend_request_shape
@@ -26,6 +27,7 @@ async def _run(service: Any, **kwargs: Any) -> Any:
         raise ApiError(exc.code, exc.detail) from exc
 
 
+@operation("GET", "The caller's friends", answers={200: wire.Friends})
 @api_view("GET")
 async def friends(request: HttpRequest) -> HttpResponse:
     user = await current_user(request)
@@ -33,6 +35,12 @@ async def friends(request: HttpRequest) -> HttpResponse:
     return json_response(wire.Friends(results=[user_shape(friend) for friend in found]))
 
 
+@operation(
+    "DELETE",
+    "Unfriend: the private room closes, its history kept",
+    answers={204: None},
+    errors={404: "Not friends with that user."},
+)
 @api_view("DELETE")
 async def unfriend(request: HttpRequest, user_id: int) -> HttpResponse:
     user = await current_user(request)
@@ -40,6 +48,22 @@ async def unfriend(request: HttpRequest, user_id: int) -> HttpResponse:
     return HttpResponse(status=204)
 
 
+@operation(
+    "GET",
+    "The caller's open friend requests, newest first",
+    answers={200: wire.FriendRequests},
+)
+@operation(
+    "POST",
+    "Send a friend request (to someone who asked first: both accepted)",
+    body=wire.FriendRequestBody,
+    answers={201: wire.FriendRequest},
+    errors={
+        400: "A request to oneself.",
+        404: "No such active user.",
+        409: "Already friends, or already asked.",
+    },
+)
 @api_view("GET", "POST")
 async def friend_requests(request: HttpRequest) -> HttpResponse:
     user = await current_user(request)
@@ -63,6 +87,18 @@ ACTIONS = {
 }
 
 
+@operation(
+    "POST",
+    "Accept, decline or cancel a friend request",
+    answers={200: wire.FriendRequest},
+    path={"action": {"enum": list(ACTIONS)}},
+    errors={
+        403: "The wrong side of the request (only its receiver accepts or declines, "
+        "only its sender cancels).",
+        404: "No such request of the caller's, or no such action.",
+        409: "The request is no longer pending.",
+    },
+)
 @api_view("POST")
 async def friend_request_action(request: HttpRequest, request_id: int, action: str) -> HttpResponse:
     user = await current_user(request)
@@ -73,6 +109,13 @@ async def friend_request_action(request: HttpRequest, request_id: int, action: s
     return json_response(friend_request_shape(changed))
 
 
+@operation(
+    "POST",
+    "The private room with a friend",
+    body=wire.PrivateRoomBody,
+    answers={200: wire.Room},
+    errors={403: "Not friends with that user."},
+)
 @api_view("POST")
 async def private_room(request: HttpRequest) -> HttpResponse:
     user = await current_user(request)
@@ -86,6 +129,12 @@ async def private_room(request: HttpRequest) -> HttpResponse:
     return json_response(shape)
 
 
+@operation(
+    "GET",
+    "Search users by name, with how the caller stands with each",
+    query=wire.UserSearchQuery,
+    answers={200: wire.UserResults},
+)
 @api_view("GET")
 async def users(request: HttpRequest) -> HttpResponse:
     viewer = await current_user(request)

@@ -8,11 +8,19 @@ from django.http import HttpRequest, HttpResponse
 from chatapp import wire
 from chatapp.accounts.api import current_user
 from chatapp.core.api import api_view, read_body, read_query
+from chatapp.core.apidoc import operation
 from chatapp.core.errors import json_response
 from chatapp.notifications import selectors, services
 from chatapp.notifications.serializers import notification_shape
 
 
+@operation(
+    "GET",
+    "A page of the caller's notifications, newest first",
+    query=wire.NotificationsQuery,
+    answers={200: wire.NotificationsPage},
+    description="`before` is the smallest id already shown.",
+)
 @api_view("GET")
 async def notifications(request: HttpRequest) -> HttpResponse:
     user = await current_user(request)
@@ -29,6 +37,12 @@ async def notifications(request: HttpRequest) -> HttpResponse:
     return json_response(await sync_to_async(page)())
 
 
+@operation(
+    "POST",
+    "Mark the caller's notifications read up to an id",
+    body=wire.NotificationsReadBody,
+    answers={200: wire.Unread},
+)
 @api_view("POST")
 async def notifications_read(request: HttpRequest) -> HttpResponse:
     user = await current_user(request)

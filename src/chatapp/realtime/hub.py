@@ -16,8 +16,13 @@ went away:
   and never reaches a socket: sockets stay open, sends are still stored;
 - while it is down the hub catches its rooms up from the database about once a
   second (``RoomSource``), so messages still reach every socket;
-- a marker key of this worker, refreshed every second, tells a restart that
-  went unnoticed (redis-py reconnects by itself);
+- a marker key of this worker, refreshed every second on the main Redis and
+  on each shard of the layer, tells a restart that went unnoticed (redis-py
+  reconnects by itself);
+- a Sentinel failover is a restart like any other: the calls to the lost
+  master fail, and redis-py's sentinel-managed connections find the new
+  master by themselves (a demoted master's READONLY answer drops the
+  connection), so the same rejoin covers it;
 - when the layer is back (one info line), the hub rejoins every group at once,
   rewrites its presence entries and catches every room up once more.
 
@@ -43,6 +48,7 @@ from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_
 from django.conf import settings
 
 from chatapp import wire
+from chatapp.core import metrics
 from chatapp.core.loops import PerLoop
 from chatapp.realtime import protocol
 from chatapp.realtime.presence import Presence
@@ -78,7 +84,7 @@ class LocalSocket(Protocol):
     user_id: int
     socket_id: str  # set by ``Hub.add_user_socket``
 
-    def room_frame(self, room_id: int, order: Order | None, text: str) -> None: ...
+    def room_frame(self, room_id: int, order: Order | None, text: str) -> bool: ...
 
     def user_frame(self, text: str) -> None: ...
 
@@ -192,8 +198,10 @@ class Hub:
         return True
 
     def _layer_lost(self, exc: BaseException) -> None:
+        metrics.LAYER_ERRORS.inc()
         if self.layer_up:
             self.layer_up = False
+            metrics.LAYER_DOWN.set(1)
             session_watcher().set_events_down(True)  # per-user rechecks cannot arrive
             logger.warning(
                 "hub: the channel layer is unreachable (%s: %s); sockets stay open, "
@@ -449,9 +457,16 @@ class Hub:
     ) -> None:
         if order is not None and room_id in self.rooms and order[1] > self.room_rev.get(room_id, 0):
             self.room_rev[room_id] = order[1]
+        # Counted here in a plain int, and into the metrics once per frame, not
+        # once per socket (each ``inc`` takes a lock and writes a mapped file).
+        written = 0
         for socket in tuple(self.rooms.get(room_id, ())):
-            if socket.user_id != skip_user:
-                socket.room_frame(room_id, order, text)
+            if socket.user_id != skip_user and socket.room_frame(room_id, order, text):
+                written += 1
+        if written:
+            metrics.WS_FRAMES_OUT.inc(written)
+            if order is not None:
+                metrics.DELIVERIES.inc(written)
 
     def dispatch_user(self, user_id: int, text: str) -> None:
         for socket in tuple(self.users.get(user_id, ())):
@@ -535,12 +550,27 @@ class Hub:
     def _marker_key(self) -> str:
         return f"{settings.REDIS_PREFIX}:worker:{self.worker_id}"
 
+    def _marker_servers(self) -> list[Any]:
+        """Clients of every Redis whose restart must be noticed: the main one
+        and, when the layer is sharded, each shard (through the layer's own
+        connections, so a shard is checked where the layer keeps its groups)."""
+        servers = [self.redis]
+        if settings.REDIS_LAYER_URLS:
+            connection = getattr(self.layer, "connection", None)
+            ring = getattr(self.layer, "ring_size", 0)
+            if connection is not None:
+                servers += [connection(index) for index in range(ring)]
+        return servers
+
     async def _set_marker(self, *, only_refresh: bool = False) -> bool:
-        """Set this worker's marker key (with ``only_refresh``: only if Redis still
-        has it); whether it is set now."""
+        """Set this worker's marker key on each server (with ``only_refresh``:
+        only where Redis still has it); whether it is set on all of them."""
         assert self.redis is not None  # noqa: S101 - only called with Redis
         ttl = int(LAYER_CHECK_INTERVAL * MARKER_TTL_CHECKS * 1000)
-        return bool(await self.redis.set(self._marker_key(), 1, xx=only_refresh, px=ttl))
+        held = True
+        for server in self._marker_servers():
+            held &= bool(await server.set(self._marker_key(), 1, xx=only_refresh, px=ttl))
+        return held
 
     async def _marker_held(self) -> bool:
         """Refresh this worker's marker; False if Redis had lost it (restarted)."""
@@ -573,6 +603,7 @@ class Hub:
         except Exception:
             return False
         self.layer_up = True
+        metrics.LAYER_DOWN.set(0)
         session_watcher().set_events_down(False)
         return True
 

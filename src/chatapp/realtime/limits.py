@@ -64,8 +64,8 @@ class Limits:
     def __init__(self) -> None:
         self.redis: Any = None
         self.script: Any = None
-        if settings.REDIS_URL:
-            self.redis = fail_fast_client()
+        self.redis = fail_fast_client()
+        if self.redis is not None:
             self.script = self.redis.register_script(_BUCKET_LUA)
         self.local_buckets: dict[int, TokenBucket] = {}
         self.redis_down = False

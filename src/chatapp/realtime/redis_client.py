@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
+from chatapp.core.redis_servers import MainRedis
 
 
 def fail_fast_client() -> Any | None:
-    """A client for REDIS_URL (None without one) that gives up at once while
-    Redis is away: the callers fall back and the hub recovers on its own,
-    rather than every frame waiting out redis-py's retries."""
-    if not settings.REDIS_URL:
+    """A client for the main Redis (None without one) that gives up at once
+    while Redis is away: the callers fall back and the hub recovers on its own,
+    rather than every frame waiting out redis-py's retries. Through sentinels
+    it finds the master again on its next connection after a failover."""
+    redis = MainRedis.from_settings()
+    if redis is None:
         return None
-    import redis.asyncio as redis
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
-    return redis.Redis.from_url(
-        settings.REDIS_URL,
+    return redis.async_client(
         socket_timeout=2.0,
         socket_connect_timeout=2.0,
         retry=Retry(NoBackoff(), 1),

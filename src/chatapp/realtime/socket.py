@@ -13,7 +13,9 @@ module owns what every socket needs whatever it carries:
 - room delivery along each room's chain of revisions (``hub.Order``), with no
   gap and no duplicate, gaps filled from the database;
 - the bounded outbox (``outbox``);
-- cleanup that runs however the socket ends, crash included.
+- cleanup that runs however the socket ends, crash included;
+- its metrics (``chatapp.core.metrics``) and one log line when it ends
+  (logger ``chatapp.ws``: user id, duration, close code, frames in and out).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -29,6 +32,8 @@ from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, WebSocketScope
 from django.conf import settings
 
 from chatapp import wire
+from chatapp.core import metrics
+from chatapp.core.logs import REQUEST_ID, REQUEST_ID_HEADER
 from chatapp.core.outages import RETRY_AFTER_SECONDS, is_outage
 from chatapp.realtime import protocol
 from chatapp.realtime.hub import CATCH_UP_PAGE, Order, RoomSource, hub
@@ -39,10 +44,13 @@ from chatapp.realtime.protocol import FrameError
 from chatapp.realtime.sessions import SessionRef, watcher
 
 logger = logging.getLogger(__name__)
+lifetimes = logging.getLogger("chatapp.ws")
 
 # RFC 6455: "the server is terminating the connection because it is restarting"
-# is 1012; "try again later" is 1013.
+# is 1012; "try again later" is 1013; 1006, never sent, names a connection
+# that ended without a close frame.
 CLOSE_TRY_AGAIN_LATER = 1013
+CLOSE_ABNORMAL = 1006
 
 
 @dataclass(slots=True)
@@ -99,10 +107,14 @@ class Socket:
 
     __slots__ = (
         "close_after_frame",
+        "close_code",
         "closing",
         "endpoint",
         "frames",
+        "frames_in",
+        "frames_out",
         "handling",
+        "opened",
         "outbox",
         "send",
         "session",
@@ -127,6 +139,11 @@ class Socket:
         self.closing = False
         self.handling = False  # a client frame is being handled
         self.close_after_frame: int | None = None
+        # For the socket's log line: plain ints, the hot path's only cost.
+        self.opened = time.monotonic()
+        self.frames_in = 0
+        self.frames_out = 0
+        self.close_code: int | None = None  # the code this server closed with
 
     # --- outbound -------------------------------------------------------------------
 
@@ -134,8 +151,17 @@ class Socket:
         self.push_text(wire.encode_text(frame))
 
     def push_text(self, text: str) -> None:
-        if not self.closing:
-            self.outbox.push(text)
+        if self._write(text):
+            metrics.WS_FRAMES_OUT.inc()
+
+    def _write(self, text: str) -> bool:
+        """Queue a frame; whether it was (not once closing). Uncounted in the
+        metrics: the room fan-out counts its writes once per message."""
+        if self.closing:
+            return False
+        self.frames_out += 1
+        self.outbox.push(text)
+        return True
 
     def user_frame(self, text: str) -> None:
         self.push_text(text)
@@ -150,6 +176,7 @@ class Socket:
             self.close_after_frame = code
             return
         self.closing = True
+        self.close_code = code
         self.outbox.close()
         self.spawn(self._close(code))
 
@@ -158,6 +185,7 @@ class Socket:
             await self.send({"type": "websocket.close", "code": code, "reason": ""})
 
     def _too_slow(self) -> None:
+        metrics.OUTBOX_OVERFLOWS.inc()
         self.close_soon(protocol.CLOSE_TOO_SLOW)
 
     async def session_ended(self) -> None:
@@ -184,12 +212,14 @@ class Socket:
         sub = Subscription(shown=old is not None and old.shown)
         self.subscriptions[room_id] = sub
         if old is None:
+            metrics.WS_SUBSCRIPTIONS.inc()
             await hub().join(room_id, self)
         return sub
 
     async def leave(self, room_id: int) -> None:
         sub = self.subscriptions.pop(room_id, None)
         if sub is not None:
+            metrics.WS_SUBSCRIPTIONS.dec()
             await hub().leave(room_id, self, shown=sub.shown)
 
     async def show(self, room_id: int, sub: Subscription) -> None:
@@ -214,25 +244,25 @@ class Socket:
         if position < sub.highest_seen:
             self._start_catch_up(room_id, sub)
 
-    def room_frame(self, room_id: int, order: Order | None, text: str) -> None:
+    def room_frame(self, room_id: int, order: Order | None, text: str) -> bool:
+        """Pass on a frame of the room; whether it was written (the hub counts)."""
         sub = self.subscriptions.get(room_id)
         if sub is None:
-            return
+            return False
         if order is None:  # presence, typing: not part of the chain
-            if sub.last is not None:
-                self.push_text(text)
-            return
+            return sub.last is not None and self._write(text)
         prev, pos, start = order
         if pos > sub.highest_seen:
             sub.highest_seen = pos
         if sub.last is None or sub.catching_up or pos <= sub.last:
-            return  # not ready yet, being filled from the database, or a duplicate
+            return False  # not ready yet, being filled from the database, or a duplicate
         if prev == sub.last and (start == prev or start == sub.following):
             sub.last = pos
             sub.following = start
-            self.push_text(text)
-            return
+            return self._write(text)
+        metrics.GAP_FILLS.inc()
         self._start_catch_up(room_id, sub)  # a gap: fill it from the database
+        return False
 
     def _start_catch_up(self, room_id: int, sub: Subscription) -> None:
         if not sub.catching_up:
@@ -254,6 +284,9 @@ class Socket:
                         return
                     for text in page:
                         await self.outbox.push_waiting(text)
+                    self.frames_out += len(page)
+                    metrics.DELIVERIES.inc(len(page))
+                    metrics.WS_FRAMES_OUT.inc(len(page))
                 sub.last = position
             while sub.last is not None and self.subscriptions.get(room_id) is sub:
                 if sub.last >= sub.highest_seen:
@@ -267,11 +300,17 @@ class Socket:
                     return
                 if self.subscriptions.get(room_id) is not sub:
                     return
+                written = 0
                 for prev, pos, text in frames:
                     if prev == sub.last:
                         sub.last = pos
                         sub.following = None
                         await self.outbox.push_waiting(text)
+                        written += 1
+                if written:
+                    self.frames_out += written
+                    metrics.DELIVERIES.inc(written)
+                    metrics.WS_FRAMES_OUT.inc(written)
                 if complete and sub.last >= sub.highest_seen:
                     return
                 if not frames:
@@ -286,13 +325,17 @@ class Socket:
             return
         ref = None
         self.handling = True
+        self.frames_in += 1
         try:
             if not self.frames.take():
+                metrics.frame_in(None, over_limit=True)
                 raise FrameError(wire.codes.RATE_LIMITED, "Too many frames; slow down.")
             try:
                 frame = wire.decode_frame(text)
             except wire.WireError as exc:
+                metrics.frame_in(None)
                 raise FrameError(wire.codes.INVALID, exc.detail, wire.ref_of_text(text)) from None
+            metrics.frame_in(type(frame))
             ref = wire.frame_ref(frame)
             handler = self.endpoint.handlers.get(type(frame))
             if handler is None:
@@ -320,6 +363,8 @@ class Socket:
         self.outbox.close()
         watcher().discard(self)
         the_hub = hub()
+        if self.subscriptions:
+            metrics.WS_SUBSCRIPTIONS.dec(len(self.subscriptions))
         for room_id, sub in list(self.subscriptions.items()):
             with contextlib.suppress(Exception):
                 await the_hub.leave(room_id, self, shown=sub.shown)
@@ -358,13 +403,18 @@ class SocketApp:
                 logger.exception("socket: the handshake failed")
             await _refuse(scope, send, "The service is briefly unavailable; connect again soon.")
             return
-        await send({"type": "websocket.accept", "subprotocol": None, "headers": []})
+        request_id = REQUEST_ID.get()
+        headers = [(REQUEST_ID_HEADER, request_id.encode("ascii"))] if request_id else []
+        await send({"type": "websocket.accept", "subprotocol": None, "headers": headers})
         if identity is None:
             await send(
                 {"type": "websocket.close", "code": protocol.CLOSE_UNAUTHENTICATED, "reason": ""}
             )
             return
         socket = Socket(self.endpoint, identity, send)
+        metrics.WS_CONNECTS.inc()
+        metrics.WS_CONNECTIONS.inc()
+        client_code = CLOSE_ABNORMAL
         try:
             socket.push_text(identity.hello)  # always the first frame
             await hub().add_user_socket(socket)
@@ -374,9 +424,35 @@ class SocketApp:
                 if message["type"] == "websocket.receive":
                     await socket.receive_text(message.get("text"))
                 elif message["type"] == "websocket.disconnect":
+                    client_code = message.get("code", CLOSE_ABNORMAL)
                     return
         finally:
             await socket.cleanup()
+            _ended(socket, client_code)
+
+
+def _ended(socket: Socket, client_code: int) -> None:
+    """Count the socket out and write its one log line: never its frames' content."""
+    code = socket.close_code if socket.close_code is not None else client_code
+    seconds = time.monotonic() - socket.opened
+    metrics.WS_CONNECTIONS.dec()
+    metrics.disconnected(code)
+    lifetimes.info(
+        "socket of user %d closed with %d after %.1f s, %d frames in, %d out",
+        socket.user_id,
+        code,
+        seconds,
+        socket.frames_in,
+        socket.frames_out,
+        extra={
+            "event": "socket_closed",
+            "user_id": socket.user_id,
+            "close_code": code,
+            "duration_s": round(seconds, 3),
+            "frames_in": socket.frames_in,
+            "frames_out": socket.frames_out,
+        },
+    )
 
 
 async def _refuse(scope: WebSocketScope, send: ASGISendCallable, detail: str) -> None:

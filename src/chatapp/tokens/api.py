@@ -8,12 +8,24 @@ from django.http import HttpRequest, HttpResponse
 from chatapp import wire
 from chatapp.accounts.api import current_user
 from chatapp.core.api import api_view, read_body
+from chatapp.core.apidoc import operation
 from chatapp.core.errors import ApiError, json_response
 from chatapp.tokens import services
 from chatapp.tokens.models import ApiToken
 from chatapp.tokens.serializers import new_token_shape, token_shape
 
 
+@operation("GET", "The caller's API tokens (never the tokens)", answers={200: wire.Tokens})
+@operation(
+    "POST",
+    "Make an API token, shown this once",
+    body=wire.TokenBody,
+    answers={201: wire.NewToken},
+    errors={
+        400: "A name that is blank or over 100 characters.",
+        409: "The caller already holds MAX_TOKENS_PER_USER tokens.",
+    },
+)
 @api_view("GET", "POST")
 async def tokens(request: HttpRequest) -> HttpResponse:
     user = await current_user(request)
@@ -29,6 +41,12 @@ async def tokens(request: HttpRequest) -> HttpResponse:
     return json_response(new_token_shape(new.token, new.secret), status=201)
 
 
+@operation(
+    "DELETE",
+    "Revoke an API token; its sockets close with 4401",
+    answers={204: None},
+    errors={404: "No such token of the caller's."},
+)
 @api_view("DELETE")
 async def token(request: HttpRequest, token_id: int) -> HttpResponse:
     user = await current_user(request)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any, NoReturn, TypeVar
 
 import msgspec
+import msgspec.inspect
 
 from chatapp.wire.frames import AnyClientFrame, ClientFrame, Send
 from chatapp.wire.scalars import CLIENT_ID_MAX, INT64_MAX, INT64_MIN
@@ -150,10 +151,29 @@ def decode_strings(data: Mapping[str, str], kind: type[T]) -> T:
     """Query-string or form values as type ``kind``: numbers in decimal,
     booleans as true/false/1/0; an empty value counts as absent."""
     present = {name: value for name, value in data.items() if value != ""}
+    # msgspec's lax mode would also read "null" as None and "1e3" as 1000.
+    not_decimal = {
+        info.encode_name: ["Expected an integer written in decimal digits."]
+        for info in msgspec.structs.fields(kind)  # type: ignore[arg-type]
+        if info.encode_name in present
+        and _takes_int(info.type)
+        and not _DECIMAL.fullmatch(present[info.encode_name])
+    }
+    if not_decimal:
+        raise WireError("Some fields are missing or invalid.", not_decimal)
     try:
         return msgspec.convert(present, kind, strict=False)
     except msgspec.ValidationError:
         _check_fields(present, kind, strict=False)
+
+
+_DECIMAL = re.compile("-?[0-9]+")
+
+
+def _takes_int(kind: Any) -> bool:
+    info = msgspec.inspect.type_info(kind)
+    options = info.types if isinstance(info, msgspec.inspect.UnionType) else (info,)
+    return any(isinstance(option, msgspec.inspect.IntType) for option in options)
 
 
 def _check_fields(data: Mapping[str, Any], kind: type[Any], *, strict: bool) -> NoReturn:
