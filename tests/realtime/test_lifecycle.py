@@ -404,3 +404,57 @@ async def test_history_around_a_seq_over_the_socket(connect, session_for, lobby_
         {"type": "history", "room": lobby_id, "around_seq": 3, "before_seq": 2, "ref": "h"}
     )
     assert (await error(alice))["code"] == "invalid"
+
+
+async def private_pair(session_for, connect) -> tuple[Socket, Socket, Socket, int, dict[str, int]]:
+    """Alice and bob with a private room, each with a socket subscribed to it,
+    and carol, a third person, connected."""
+    from chatapp.accounts.models import User
+    from chatapp.chat.models import Membership, Room
+
+    keys = {name: await session_for(name) for name in ("alice", "bob", "carol")}
+    ids = {u.username: u.pk async for u in User.objects.all()}
+    room = await Room.objects.acreate(
+        kind="private", title="a&b", user_low_id=ids["alice"], user_high_id=ids["bob"]
+    )
+    for name in ("alice", "bob"):
+        await Membership.objects.acreate(room=room, user_id=ids[name])
+    sockets = []
+    for name in ("alice", "bob"):
+        socket = await connect(keys[name])
+        await socket.recv()
+        await socket.send({"type": "subscribe", "room": room.pk, "after_seq": None})
+        await socket.recv_type("subscribed")
+        sockets.append(socket)
+    carol = await connect(keys["carol"])
+    await carol.recv()
+    return sockets[0], sockets[1], carol, room.pk, ids
+
+
+async def test_read_receipts_reach_the_peer_only_and_follow_the_setting(
+    connect, session_for
+) -> None:
+    from chatapp.accounts.models import User
+    from chatapp.chat import selectors
+
+    alice, bob, carol, room, ids = await private_pair(session_for, connect)
+    sent = await send(alice, room, "did you read this?", "r1")
+    await bob.send({"type": "read", "room": room, "seq": sent["seq"]})
+    while (frame := await alice.recv())["type"] != "read_receipt":
+        assert frame["type"] in ("room", "presence", "unread", "message"), frame
+    assert frame == {"type": "read_receipt", "room": room, "user": ids["bob"], "seq": 1}
+    assert (await selectors.room_for_user(ids["alice"], room)).peer_read_seq == 1
+    assert await quiet(carol)  # a third person is never told
+    # Reading the same seq again moves nothing and tells nobody.
+    await bob.send({"type": "read", "room": room, "seq": sent["seq"]})
+    assert await quiet(alice)
+    # Bob hides read receipts: his and alice's both go.
+    await User.objects.filter(pk=ids["bob"]).aupdate(show_read_receipts=False)
+    second = await send(alice, room, "and this?", "r2")
+    await bob.send({"type": "read", "room": room, "seq": second["seq"]})
+    while (frame := await bob.recv())["type"] != "unread":
+        assert frame["type"] in ("room", "presence", "message"), frame
+    while not await alice.nothing(0.3):
+        assert (await alice.recv())["type"] != "read_receipt"
+    assert (await selectors.room_for_user(ids["alice"], room)).peer_read_seq is None
+    assert (await selectors.room_for_user(ids["bob"], room)).peer_read_seq is None

@@ -210,8 +210,12 @@ def _notification_frame(note: NotificationRow, actor: wire.User) -> wire.Notific
 async def room_read(*, room_id: int, user_id: int, seq: int) -> int:
     """Move the user's read marker and tell all of the user's sockets; reading a
     private room clears its private_message notification."""
-    unread = await sql.read_marker_set(room_id, user_id, seq)
+    marker = await sql.read_marker_set(room_id, user_id, seq)
+    unread = marker.unread
     await events.to_user(user_id, wire.UnreadFrame(room=room_id, count=unread))
+    if marker.moved and marker.receipt_to is not None:
+        receipt = wire.ReadReceiptFrame(room=room_id, user=user_id, seq=marker.seq)
+        await events.to_user(marker.receipt_to, receipt)
     if unread == 0:
         notifications_unread = await sql.private_message_notifications_clear(
             room_id=room_id, user_id=user_id

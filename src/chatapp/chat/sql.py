@@ -100,12 +100,23 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
     asyncpg's default reset costs one more round trip for every query."""
 
 
-async def read_marker_set(room_id: int, user_id: int, seq: int) -> int:
-    """Move the user's read marker forward (never back, never past the end);
-    returns the unread count."""
+@dataclass(frozen=True, slots=True)
+class ReadMarker:
+    unread: int
+    seq: int  # the marker now
+    moved: bool
+    # In a private room whose members both show read receipts: the peer, who
+    # is told; else None.
+    receipt_to: int | None
+
+
+async def read_marker_set(room_id: int, user_id: int, seq: int) -> ReadMarker:
+    """Move the user's read marker forward (never back, never past the end)."""
     record = await (await pool()).fetchrow(
         """
-        WITH target AS (
+        WITH old AS (
+            SELECT last_read_seq FROM chat_membership WHERE room_id = $1 AND user_id = $2
+        ), target AS (
             SELECT LEAST(GREATEST($3::bigint, 0), r.last_seq) AS seq, r.last_seq
             FROM chat_room r WHERE r.id = $1
         ), marker AS (
@@ -115,13 +126,25 @@ async def read_marker_set(room_id: int, user_id: int, seq: int) -> int:
                 SET last_read_seq = GREATEST(chat_membership.last_read_seq, EXCLUDED.last_read_seq)
             RETURNING last_read_seq
         )
-        SELECT target.last_seq - marker.last_read_seq AS unread FROM target, marker
+        SELECT target.last_seq - marker.last_read_seq AS unread, marker.last_read_seq AS seq,
+               marker.last_read_seq > COALESCE((SELECT last_read_seq FROM old), -1) AS moved,
+               (SELECT p.id FROM chat_room r
+                JOIN accounts_user p
+                  ON p.id = CASE WHEN r.user_low_id = $2 THEN r.user_high_id ELSE r.user_low_id END
+                JOIN accounts_user me ON me.id = $2
+                WHERE r.id = $1 AND r.kind = 'private' AND p.show_read_receipts
+                  AND me.show_read_receipts) AS receipt_to
+        FROM target, marker
         """,
         room_id,
         user_id,
         seq,
     )
-    return int(record["unread"]) if record else 0
+    if record is None:
+        return ReadMarker(0, 0, False, None)
+    return ReadMarker(
+        int(record["unread"]), int(record["seq"]), bool(record["moved"]), record["receipt_to"]
+    )
 
 
 async def unread_counts(user_id: int, room_ids: list[int]) -> dict[int, int]:

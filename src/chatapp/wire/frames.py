@@ -141,6 +141,14 @@ class MessageUpdatedFrame(ServerFrame, tag="message_updated"):
     message: Message
 
 
+class ReadReceiptFrame(ServerFrame, tag="read_receipt"):
+    """Version 2: the peer of a private room read up to ``seq``."""
+
+    room: int
+    user: int
+    seq: int
+
+
 class PresenceFrame(ServerFrame, tag="presence"):
     room: int
     online: int

@@ -3,7 +3,9 @@ strings of the API and the pages. Unknown fields are ignored."""
 
 from __future__ import annotations
 
-from msgspec import Struct
+from typing import Literal
+
+from msgspec import UNSET, Struct, UnsetType
 
 from chatapp.wire.scalars import Count, Email, Int64, Login, Password, Positive, Text, Username
 
@@ -31,6 +33,13 @@ class PrivateRoomBody(Struct):
 
 class NotificationsReadBody(Struct):
     up_to: Int64
+
+
+class MeSettingsBody(Struct):
+    """``PATCH /api/me``: the settings to change (others stay)."""
+
+    show_read_receipts: bool | UnsetType = UNSET
+    language: Literal["en", "fr"] | UnsetType = UNSET
 
 
 class EditBody(Struct):

@@ -17,6 +17,13 @@ class User(Struct):
     avatar: str  # a URL
 
 
+class Me(User):
+    """``/api/me``: the caller, with their own settings (version 2)."""
+
+    show_read_receipts: bool
+    language: str
+
+
 class UserWithRelation(User):
     """A user as ``/api/users`` lists it: how the caller stands with them."""
 
@@ -73,6 +80,9 @@ class Room(Struct):
     last_seq: int
     last_message: LastMessage | None  # added by this server
     last_rev: int = 0  # version 2
+    # Version 2, private rooms: how far the peer has read; None when either
+    # member hides read receipts (and in public rooms).
+    peer_read_seq: int | None = None
 
 
 class Notification(Struct):
