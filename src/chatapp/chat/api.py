@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from msgspec.structs import asdict
 
 from chatapp import wire
 from chatapp.accounts.api import current_user
@@ -162,3 +163,42 @@ async def message_reaction(request: HttpRequest, message_id: int, emoji: str) ->
     except ChangeRefused as exc:
         raise ApiError(exc.code, exc.detail) from None
     return json_response(message_shape(row))
+
+
+SEARCH_QUERY_MAX = 200
+SEARCH_LIMIT_DEFAULT = 20
+SEARCH_LIMIT_MAX = 50
+
+
+@operation(
+    "GET",
+    "Full-text search over the messages of the rooms the caller can read now",
+    query=wire.SearchQuery,
+    answers={200: wire.SearchResults},
+    errors={
+        400: "An empty query, or one over 200 characters.",
+        404: "A room (`room=`) that does not exist or is not the caller's.",
+    },
+    description="Newest first. `q` takes words (all must match, in English or French "
+    'word forms, accents ignored), "phrases" and -exclusions. `before` is the id of '
+    "the last result of the previous page; `limit` is 20 by default, at most 50. "
+    "`highlight` is the body with `[[` and `]]` around each match.",
+)
+@api_view("GET")
+async def search(request: HttpRequest) -> HttpResponse:
+    user = await current_user(request)
+    query = read_query(request, wire.SearchQuery)
+    text = query.q.strip()
+    if not text or len(text) > SEARCH_QUERY_MAX:
+        detail = f"Search for 1 to {SEARCH_QUERY_MAX} characters."
+        raise ApiError("invalid", detail, fields={"q": [detail]})
+    if query.room is not None and await message_sql.room_access(query.room, user.pk) is None:
+        raise ApiError("not_found", "No such room.")
+    limit = min(query.limit or SEARCH_LIMIT_DEFAULT, SEARCH_LIMIT_MAX)
+    found, has_more = await message_sql.search(
+        user_id=user.pk, text=text, room_id=query.room, before_id=query.before, limit=limit
+    )
+    results = [
+        wire.SearchResult(**asdict(message_shape(row)), highlight=marked) for row, marked in found
+    ]
+    return json_response(wire.SearchResults(results=results, has_more=has_more))

@@ -579,3 +579,53 @@ async def last_revs(room_ids: list[int]) -> dict[int, int]:
         "SELECT id, last_rev FROM chat_room WHERE id = ANY($1::bigint[])", room_ids
     )
     return {r["id"]: r["last_rev"] for r in records}
+
+
+# --- search -------------------------------------------------------------------------
+
+# One query of the user's text in each form the stored vector holds (migration
+# 0005): English and French stems, and the simple accent-free words. A message
+# matches when one of them does.
+_QUERIES = """
+    tq AS (SELECT websearch_to_tsquery('english', $1) AS en,
+                 websearch_to_tsquery('french', $1) AS fr,
+                 websearch_to_tsquery('simple', chat_unaccent($1)) AS si)
+"""
+_HEADLINE = "'StartSel=[[, StopSel=]], HighlightAll=true'"
+
+
+async def search(
+    *, user_id: int, text: str, room_id: int | None, before_id: int | None, limit: int
+) -> tuple[list[tuple[MessageRow, str]], bool]:
+    """Messages of the rooms the user can read now (or of one of them) that
+    match ``text`` (``websearch_to_tsquery`` syntax), newest first, before
+    ``before_id``; each with its body highlighted (``[[``, ``]]``); and whether
+    more follow."""
+    records = await (await pool()).fetch(
+        f"""
+        WITH {_QUERIES}
+        SELECT {COLUMNS},
+               ts_headline('english', m.body, tq.en, {_HEADLINE}) AS h_en,
+               ts_headline('french', m.body, tq.fr, {_HEADLINE}) AS h_fr,
+               ts_headline('simple', m.body, tq.si, {_HEADLINE}) AS h_si
+        FROM {joins()} JOIN chat_room r ON r.id = m.room_id, tq
+        WHERE (m.search @@ tq.en OR m.search @@ tq.fr OR m.search @@ tq.si)
+          AND NOT m.deleted
+          AND ($3::bigint IS NULL OR m.room_id = $3)
+          AND ($4::bigint IS NULL OR m.id < $4)
+          AND {can_read("r", "$2")}
+        ORDER BY m.id DESC LIMIT $5
+        """,
+        text,
+        user_id,
+        room_id,
+        before_id,
+        limit + 1,
+    )
+    found = []
+    for record in records[:limit]:
+        values = dict(record)
+        headlines = [values.pop(key) for key in ("h_en", "h_fr", "h_si")]
+        marked = next((h for h in headlines if "[[" in h), values["body"])
+        found.append((row(values), marked))
+    return found, len(records) > limit

@@ -72,6 +72,13 @@ class ChangesQuery(Struct):
     limit: Positive | None = None  # at most HISTORY_LIMIT_MAX
 
 
+class SearchQuery(Struct):
+    q: Text = ""  # 1 to SEARCH_QUERY_MAX characters after trimming: told by the view
+    room: Int64 | None = None
+    before: Int64 | None = None  # the id of the last result of the previous page
+    limit: Positive | None = None  # at most SEARCH_LIMIT_MAX
+
+
 class NotificationsQuery(Struct):
     before: Int64 | None = None  # the smallest id already shown
 

@@ -148,6 +148,17 @@ class MessagesPage(Struct):
     has_newer: bool = False  # version 2: newer messages follow the page
 
 
+class SearchResult(Message):
+    """A message that matched, its body with ``[[`` and ``]]`` around each match."""
+
+    highlight: str = ""
+
+
+class SearchResults(Struct):
+    results: list[SearchResult]  # newest first
+    has_more: bool
+
+
 class ChangesPage(Struct):
     """``GET /api/rooms/{id}/changes``: messages changed after a revision."""
 
