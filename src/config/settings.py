@@ -272,6 +272,8 @@ CHAT_MESSAGE_MAX_CHARS = env.int("CHAT_MESSAGE_MAX_CHARS", default=4000, minimum
 CHAT_SEND_BURST = env.int("CHAT_SEND_BURST", default=20, minimum=1)
 CHAT_SEND_RATE = env.float("CHAT_SEND_RATE", default=5.0, minimum=0.001)
 CHAT_TYPING_INTERVAL = env.float("CHAT_TYPING_INTERVAL", default=2.0, minimum=0)
+# Seconds after sending during which the author may edit a message.
+CHAT_EDIT_WINDOW = env.float("CHAT_EDIT_WINDOW", default=3600.0, minimum=0)
 # Largest JSON body of the API (as the socket's frame limit); larger is 413 too_large.
 API_BODY_MAX_BYTES = env.int("API_BODY_MAX_BYTES", default=64 * 1024, minimum=1)
 # Frames of any kind one socket may send: a burst, then a rate per second.

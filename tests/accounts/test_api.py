@@ -39,7 +39,7 @@ def test_register_creates_user_and_logs_in(password: str) -> None:
     assert user["avatar"].endswith(".svg")
     me = client.get("/api/me")
     assert me.status_code == 200
-    assert me.json() == user
+    assert me.json() == user | {"show_read_receipts": True, "language": "en"}  # and settings
 
 
 def test_register_refuses_username_taken_in_another_case(password: str, make_user) -> None:
@@ -257,3 +257,27 @@ def test_logout_all_needs_a_session() -> None:
     answer = post(Client(), "/api/auth/logout-all", {})
     assert answer.status_code == 401
     assert answer.json()["error"]["code"] == "not_authenticated"
+
+
+def test_me_shows_and_patches_the_callers_own_settings(make_user) -> None:
+    client = Client()
+    client.force_login(make_user("alice"))
+    me = client.get("/api/me").json()
+    assert (me["show_read_receipts"], me["language"]) == (True, "en")
+    answer = client.patch(
+        "/api/me",
+        json.dumps({"show_read_receipts": False, "language": "fr", "username": "mallory"}),
+        content_type="application/json",
+    )
+    assert answer.status_code == 200
+    assert answer.json() | {"avatar": ""} == {
+        "id": me["id"],
+        "username": "alice",  # not a setting: left alone
+        "avatar": "",
+        "show_read_receipts": False,
+        "language": "fr",
+    }
+    for bad in ({"language": "de"}, {"show_read_receipts": "yes"}):
+        answer = client.patch("/api/me", json.dumps(bad), content_type="application/json")
+        assert answer.status_code == 400, bad
+    assert client.get("/api/me").json()["language"] == "fr"

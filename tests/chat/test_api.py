@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 from django.test import AsyncClient
 
-from chatapp.chat import sql
+from chatapp.chat import message_sql, sql
 from chatapp.chat.models import Membership, Room
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -37,7 +37,9 @@ async def test_rooms_lists_the_lobby_with_unread(client: AsyncClient) -> None:
     lobby = await _lobby()
     bob = await User.objects.acreate(username="bob", email="bob@example.com")
     for i in range(3):
-        await sql.message_insert(room_id=lobby.pk, author_id=bob.pk, body=f"m{i}", client_id=None)
+        await message_sql.message_insert(
+            room_id=lobby.pk, author_id=bob.pk, body=f"m{i}", client_id=None
+        )
     response = await client.get("/api/rooms")
     assert response.status_code == 200
     (room,) = response.json()["results"]
@@ -49,6 +51,7 @@ async def test_rooms_lists_the_lobby_with_unread(client: AsyncClient) -> None:
         "peer": None,
         "unread": 3,
         "last_seq": 3,
+        "last_rev": 3,
     }
     assert (last["author"], last["body"]) == ("bob", "m2")
     assert last["created_at"].endswith("Z")
@@ -59,7 +62,9 @@ async def test_rooms_shorten_the_latest_message(client: AsyncClient) -> None:
 
     lobby = await _lobby()
     bob = await User.objects.acreate(username="bob", email="bob@example.com")
-    await sql.message_insert(room_id=lobby.pk, author_id=bob.pk, body="x" * 500, client_id=None)
+    await message_sql.message_insert(
+        room_id=lobby.pk, author_id=bob.pk, body="x" * 500, client_id=None
+    )
     response = await client.get("/api/rooms")
     body = response.json()["results"][0]["last_message"]["body"]
     assert len(body) == 120
@@ -72,7 +77,7 @@ async def test_messages_page_backwards_oldest_first(client: AsyncClient) -> None
     lobby = await _lobby()
     alice = await User.objects.aget(username="alice")
     for i in range(5):
-        await sql.message_insert(
+        await message_sql.message_insert(
             room_id=lobby.pk, author_id=alice.pk, body=f"m{i}", client_id=f"c{i}"
         )
     page = (await client.get(f"/api/rooms/{lobby.pk}/messages?limit=2")).json()

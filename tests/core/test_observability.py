@@ -141,6 +141,7 @@ def test_labels_take_values_from_closed_sets_only() -> None:
     types = label_values("chatapp_ws_frames_in_total", "type")
     assert types == {
         *("subscribe", "unsubscribe", "send", "history", "typing", "read", "ping"),
+        *("edit", "delete", "react"),
         *("invalid", "over_limit"),
     }
     statuses = label_values("chatapp_http_requests_total", "status")
@@ -182,7 +183,7 @@ async def test_the_fan_out_adds_its_deliveries_once_per_message(
         FakeSocket(99, True),
         FakeSocket(6, False),
     }  # type: ignore[arg-type]
-    hub.dispatch_room(7, 1, "{}", skip_user=99)
+    hub.dispatch_room(7, (0, 1, 0), "{}", skip_user=99)
     assert deliveries.calls == [5] and frames_out.calls == [5]
     hub.dispatch_room(7, None, "{}", skip_user=None)  # presence: a frame, not a delivery
     assert deliveries.calls == [5] and frames_out.calls == [5, 6]

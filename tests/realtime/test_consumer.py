@@ -31,6 +31,7 @@ async def test_hello_lists_the_lobby(connect, session_for, lobby_id) -> None:
             "unread": 0,
             "last_seq": 0,
             "last_message": None,
+            "last_rev": 0,
         }
     ]
 
@@ -66,7 +67,10 @@ async def test_send_ack_and_message_in_seq_order(connect, session_for, lobby_id)
     assert acks[0]["message"]["body"] == "hi 0"  # trimmed
     assert acks[0]["client_id"] == "c0"
     message = acks[0]["message"]
-    assert set(message) == {"id", "room", "seq", "author", "body", "created_at", "client_id"}
+    assert set(message) == {
+        *("id", "room", "seq", "author", "body", "created_at", "client_id"),
+        *("rev", "edited_at", "deleted", "reply_to", "mentions", "reactions"),  # version 2
+    }
     assert message["author"]["username"] == "alice"
     assert message["created_at"].endswith("Z")
 
@@ -115,14 +119,16 @@ async def test_gap_in_live_stream_is_filled_from_the_database(
     connect, session_for, lobby_id
 ) -> None:
     from chatapp.accounts.models import User
-    from chatapp.chat import services, sql
+    from chatapp.chat import message_sql, services
 
     bob, _ = await hello_socket(connect, session_for, "bob")
     await bob.send({"type": "subscribe", "room": lobby_id, "after_seq": None})
     await bob.recv_type("subscribed")
     author = await User.objects.aget(username="bob")
     # Stored but never published (as if Redis dropped it) …
-    await sql.message_insert(room_id=lobby_id, author_id=author.pk, body="lost", client_id="x1")
+    await message_sql.message_insert(
+        room_id=lobby_id, author_id=author.pk, body="lost", client_id="x1"
+    )
     # … then a published one: the socket must deliver 1 (from the DB) before 2.
     await services.message_send(
         room_id=lobby_id, room_kind="public", author_id=author.pk, body="live", client_id="x2"

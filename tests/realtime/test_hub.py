@@ -11,7 +11,7 @@ import pytest
 from django.test import override_settings
 
 from chatapp.realtime import hub as hub_module
-from chatapp.realtime.hub import Hub
+from chatapp.realtime.hub import Hub, Order
 
 
 class FlakyLayer:
@@ -54,28 +54,31 @@ class FlakyLayer:
 
 
 class Source:
-    """Rooms in memory: what PostgreSQL would answer."""
+    """Rooms in memory: what PostgreSQL would answer (each message one revision)."""
 
     def __init__(self) -> None:
         self.messages: dict[int, list[int]] = {}
 
-    async def last_seqs(self, room_ids: list[int]) -> dict[int, int]:
+    async def last_revs(self, room_ids: list[int]) -> dict[int, int]:
         return {room: max(self.messages.get(room, [0])) for room in room_ids}
 
-    async def frames_after(self, room_id: int, after_seq: int, limit: int) -> list[tuple[int, str]]:
-        seqs = [s for s in self.messages.get(room_id, []) if s > after_seq][:limit]
-        return [(s, f"message {s}") for s in seqs]
+    async def chain_after(
+        self, room_id: int, after: int, limit: int
+    ) -> tuple[list[tuple[int, int, str]], bool]:
+        revs = [r for r in self.messages.get(room_id, []) if r > after]
+        page = revs[:limit]
+        return [(r - 1, r, f"message {r}") for r in page], len(revs) <= limit
 
 
 class Recorder:
     def __init__(self, user_id: int) -> None:
         self.user_id = user_id
-        self.frames: list[tuple[int, int | None, str]] = []  # messages only
+        self.frames: list[tuple[int, int | None, str]] = []  # messages only: (room, rev, text)
         self.user_frames: list[str] = []
 
-    def room_frame(self, room_id: int, seq: int | None, text: str) -> None:
-        if seq is not None:  # presence announcements are not the point here
-            self.frames.append((room_id, seq, text))
+    def room_frame(self, room_id: int, order: Order | None, text: str) -> None:
+        if order is not None:  # presence announcements are not the point here
+            self.frames.append((room_id, order[1], text))
 
     def user_frame(self, text: str) -> None:
         self.user_frames.append(text)
@@ -102,7 +105,7 @@ async def test_publishing_while_the_layer_is_down_never_raises_and_reaches_local
     await the_hub.join(7, socket)
     await the_hub.add_user_socket(socket)
     layer.down = True
-    await the_hub.publish_room(7, "message 1", seq=1)
+    await the_hub.publish_room(7, "message 1", order=(0, 1, 0))
     await the_hub.publish_user(1, "notification")
     assert socket.frames == [(7, 1, "message 1")]
     assert socket.user_frames == ["notification"]
@@ -119,11 +122,11 @@ async def test_while_down_rooms_are_caught_up_from_the_source_and_groups_rejoine
     socket = Recorder(user_id=1)
     await the_hub.add_user_socket(socket)
     await the_hub.join(7, socket)
-    the_hub.note_seq(7, 0)
+    the_hub.note_rev(7, 0)
     assert layer.groups == {"users": {"specific.worker!one"}, "room.7": {"specific.worker!one"}}
 
     layer.down = True
-    await the_hub.publish_room(7, "message 1", seq=1)  # the layer call fails here
+    await the_hub.publish_room(7, "message 1", order=(0, 1, 0))  # the layer call fails here
     source.messages[7] = [1, 2, 3]  # 2 and 3 were published by another worker meanwhile
     await asyncio.sleep(0.3)  # a few checks of the watch loop
     assert [seq for _, seq, _ in socket.frames] == [1, 2, 3]  # caught up from the source
@@ -147,10 +150,16 @@ async def test_events_from_other_workers_reach_local_sockets_and_own_ones_come_o
     the_hub = Hub(layer)  # type: ignore[arg-type]
     socket = Recorder(user_id=1)
     await the_hub.join(7, socket)
-    await the_hub.publish_room(7, "mine", seq=1)
+    await the_hub.publish_room(7, "mine", order=(0, 1, 0))
     own_event = layer.sent[-1][1]
     await layer.inbox.put(own_event)  # our own event, back through the layer
-    other = {"type": "room.frame", "room": 7, "seq": 2, "text": "theirs", "origin": "other"}
+    other = {
+        "type": "room.frame",
+        "room": 7,
+        "order": [1, 2, 1],
+        "text": "theirs",
+        "origin": "other",
+    }
     await layer.inbox.put(other)
     await asyncio.sleep(0.1)
     assert socket.frames == [(7, 1, "mine"), (7, 2, "theirs")]

@@ -151,6 +151,13 @@ def test_server_frames_encode_as_the_contract_spells_them() -> None:
             "body": "hé",
             "created_at": "2026-01-01T00:00:00Z",
             "client_id": None,
+            # Version 2: every field always present.
+            "rev": 0,
+            "edited_at": None,
+            "deleted": False,
+            "reply_to": None,
+            "mentions": [],
+            "reactions": [],
         },
     }
     assert wire.encode_text(wire.PongFrame()) == '{"type":"pong"}'

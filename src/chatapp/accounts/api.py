@@ -9,13 +9,14 @@ from django.contrib.auth import aauthenticate, alogin
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
+from msgspec import UNSET
 from msgspec.structs import asdict
 
 from chatapp import wire
 from chatapp.accounts import services
 from chatapp.accounts.forms import RegisterForm
 from chatapp.accounts.models import User
-from chatapp.accounts.serializers import user_shape
+from chatapp.accounts.serializers import me_shape, user_shape
 from chatapp.core.api import api_view, form_errors, read_body
 from chatapp.core.apidoc import operation
 from chatapp.core.errors import ApiError, json_response
@@ -100,7 +101,19 @@ async def logout_all(request: HttpRequest) -> HttpResponse:
     return HttpResponse(status=204)
 
 
-@operation("GET", "The logged-in user", answers={200: wire.User})
-@api_view("GET")
+@operation("GET", "The logged-in user, with their own settings", answers={200: wire.Me})
+@operation(
+    "PATCH",
+    "Change the caller's own settings (read receipts, language); others stay",
+    body=wire.MeSettingsBody,
+    answers={200: wire.Me},
+)
+@api_view("GET", "PATCH")
 async def me(request: HttpRequest) -> HttpResponse:
-    return json_response(user_shape(await current_user(request)))
+    user = await current_user(request)
+    if request.method == "PATCH":
+        body = read_body(request, wire.MeSettingsBody)
+        changes = {k: v for k, v in asdict(body).items() if v is not UNSET}
+        if changes:
+            user = await sync_to_async(services.user_settings_update)(user=user, **changes)
+    return json_response(me_shape(user))

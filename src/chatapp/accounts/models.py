@@ -56,6 +56,13 @@ class User(AbstractUser):
     # An address the user asked to change to: it replaces ``email`` once the
     # link mailed to it is followed (services.user_email_confirm).
     pending_email = models.EmailField("new email address, not yet confirmed", blank=True)
+    # Read receipts in private chats: off hides one's own and the peer's (as in Signal).
+    show_read_receipts = models.BooleanField(
+        default=True, help_text="Show read receipts in private chats (mine and theirs)."
+    )
+    language = models.CharField(
+        max_length=5, choices=[("en", "English"), ("fr", "Français")], default="en"
+    )
     session_epoch = models.PositiveIntegerField(
         default=0,
         editable=False,

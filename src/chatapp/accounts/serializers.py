@@ -24,6 +24,17 @@ def user_shape(user: User) -> wire.User:
     return wire.User(id=user.pk, username=user.username, avatar=avatar_url(user))
 
 
+def me_shape(user: User) -> wire.Me:
+    """The caller as ``/api/me`` shows them: the User shape and their settings."""
+    return wire.Me(
+        id=user.pk,
+        username=user.username,
+        avatar=avatar_url(user),
+        show_read_receipts=user.show_read_receipts,
+        language=user.language,
+    )
+
+
 def user_shape_of(user_id: int, username: str, avatar_name: str) -> wire.User:
     """The User shape from the columns of a raw query (``avatar_name`` as stored)."""
     return wire.User(id=user_id, username=username, avatar=avatar_from_name(avatar_name))

@@ -61,6 +61,19 @@ def user_profile_update(
     return user
 
 
+def user_settings_update(*, user: User, **changes: object) -> User:
+    """Save the user's own settings (``show_read_receipts``, ``language``)."""
+    allowed = {"show_read_receipts", "language"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValueError(f"not settings: {sorted(unknown)}")
+    for name, value in changes.items():
+        setattr(user, name, value)
+    user.clean_fields(exclude=[f.name for f in User._meta.fields if f.name not in changes])
+    user.save(update_fields=list(changes))
+    return user
+
+
 def user_email_change_request(*, user: User, email: str, site_url: str) -> None:
     """Ask to change ``user``'s address to ``email``. Nothing changes until the
     link mailed to that address is followed. When the address is another

@@ -8,6 +8,7 @@ and every other use.
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 
@@ -24,6 +25,11 @@ class Room(models.Model):
     # The seq of the newest message; bumped with UPDATE … RETURNING in the
     # same transaction as the insert, so seqs have no gaps.
     last_seq = models.BigIntegerField(default=0)
+    # The room's revision: bumped by one, in the same transaction, for every
+    # change to one of its messages (a new one, an edit, a delete, a reaction,
+    # a reply's excerpt cleared). Gap-free, as last_seq, which the sockets'
+    # delivery order relies on; the contract only promises that it grows.
+    last_rev = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     # A private room belongs to one pair of users (low id first). Unfriending
     # closes it (history kept, nothing readable or sendable); befriending again
@@ -37,6 +43,7 @@ class Room(models.Model):
     closed = models.BooleanField(default=False)
 
     class Meta:
+        permissions = [("moderate_room", "Can delete any message of a public room")]
         constraints = [
             models.CheckConstraint(condition=Q(last_seq__gte=0), name="chat_room_last_seq_gte_0"),
             models.UniqueConstraint(
@@ -66,8 +73,22 @@ class Message(models.Model):
     # NULL (not "") means none, so the partial unique constraint skips it.
     client_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     created_at = models.DateTimeField(auto_now_add=True)
+    # The room revision of the message's latest change, and of its creation.
+    rev = models.BigIntegerField(default=0)
+    created_rev = models.BigIntegerField(default=0)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    deleted = models.BooleanField(default=False)
+    # A reply quotes a message of the same room: its first characters when the
+    # reply was sent (a snapshot), "" once the quoted message is deleted.
+    reply_to = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="replies"
+    )
+    reply_excerpt = models.TextField(blank=True, default="")
+    # Users named as @username who can read the room, following the body.
+    mentions = ArrayField(models.BigIntegerField(), default=list, blank=True)
 
     class Meta:
+        indexes = [models.Index(fields=["room", "rev"], name="chat_message_room_rev")]
         constraints = [
             models.UniqueConstraint(fields=["room", "seq"], name="chat_message_room_seq_unique"),
             models.UniqueConstraint(
@@ -80,6 +101,25 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"message {self.room_id}#{self.seq}"
+
+
+class Reaction(models.Model):
+    """One user's emoji on one message (each user once per emoji)."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reactions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    emoji = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message", "emoji", "user"], name="chat_reaction_once_per_user"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.emoji} on {self.message_id} by {self.user_id}"
 
 
 class Membership(models.Model):

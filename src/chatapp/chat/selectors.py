@@ -14,19 +14,23 @@ async def lobby() -> Room | None:
 
 
 ROOMS_SQL = """
-    SELECT r.id, r.kind, r.title, r.last_seq,
+    SELECT r.id, r.kind, r.title, r.last_seq, r.last_rev,
            r.last_seq - COALESCE(m.last_read_seq, 0) AS unread,
            p.id AS peer_id, p.username AS peer_username, p.avatar AS peer_avatar,
-           last.body AS last_body, last.created_at AS last_at, la.username AS last_author
+           last.body AS last_body, last.created_at AS last_at, la.username AS last_author,
+           CASE WHEN p.show_read_receipts AND me.show_read_receipts
+                THEN COALESCE(pm.last_read_seq, 0) END AS peer_read_seq
     FROM chat_room r
     LEFT JOIN chat_membership m ON m.room_id = r.id AND m.user_id = $1
     LEFT JOIN accounts_user p
         ON r.kind = 'private'
         AND p.id = CASE WHEN r.user_low_id = $1 THEN r.user_high_id ELSE r.user_low_id END
+    LEFT JOIN chat_membership pm ON pm.room_id = r.id AND pm.user_id = p.id
+    LEFT JOIN accounts_user me ON me.id = $1
     LEFT JOIN chat_message last ON last.room_id = r.id AND last.seq = r.last_seq
     LEFT JOIN accounts_user la ON la.id = last.author_id
     WHERE ($2::bigint IS NULL OR r.id = $2)
-      AND (r.kind = 'public' OR (m.user_id IS NOT NULL AND NOT r.closed))
+      AND (r.kind = 'public' OR (m.user_id IS NOT NULL AND NOT r.closed))  -- message_sql.can_read
     ORDER BY (r.kind = 'public') DESC, COALESCE(last.created_at, r.created_at) DESC, r.id
 """
 
@@ -43,6 +47,8 @@ def _room_shape(r: Any) -> wire.Room:
         unread=int(r["unread"]),
         last_seq=int(r["last_seq"]),
         last_message=_last_message(r),
+        last_rev=int(r["last_rev"]),
+        peer_read_seq=r["peer_read_seq"],
     )
 
 

@@ -3,12 +3,17 @@ after the commit: an ack (and any live frame) means the message is stored."""
 
 from __future__ import annotations
 
+import emoji as unicode_emoji
+from django.conf import settings
+
 from chatapp import wire
 from chatapp.accounts.serializers import user_shape_of
-from chatapp.chat import selectors, sql
+from chatapp.chat import message_sql, selectors, sql
+from chatapp.chat.message_sql import Change, MessageRow
 from chatapp.chat.serializers import message_shape, shorten
-from chatapp.chat.sql import MessageRow, NotificationRow
+from chatapp.chat.sql import NotificationRow
 from chatapp.core import metrics
+from chatapp.notifications.services import notification_create_for
 from chatapp.realtime import events
 from chatapp.realtime.hub import hub
 from chatapp.realtime.limits import limits
@@ -34,16 +39,25 @@ def public_rooms_start_read(*, user_id: int) -> None:
 
 
 async def message_send(
-    *, room_id: int, room_kind: str, author_id: int, body: str, client_id: str
+    *,
+    room_id: int,
+    room_kind: str,
+    author_id: int,
+    body: str,
+    client_id: str,
+    reply_to: int | None = None,
 ) -> tuple[MessageRow, bool]:
     """Store a message (or find the one this client_id already stored) and
-    publish it if new. The caller has checked access, body and rate."""
-    row, created = await sql.message_insert(
-        room_id=room_id, author_id=author_id, body=body, client_id=client_id
+    publish it if new. The caller has checked access, body and rate; a reply
+    to a message of another room raises ``ChangeRefused``."""
+    row, created = await message_sql.message_insert(
+        room_id=room_id, author_id=author_id, body=body, client_id=client_id, reply_to=reply_to
     )
     if created:
         metrics.MESSAGES_STORED.inc()
-        await events.to_room(row.room_id, message_frame(row), seq=row.seq)
+        await events.to_room(row.room_id, message_frame(row), order=_link(row))
+        await _notify_mentions(row, list(row.mentions))
+        await _notify_reply(row)
         if room_kind == "private":
             peer = await sql.private_room_peer(row.room_id, row.author_id)
             if peer is not None:
@@ -55,6 +69,97 @@ async def message_send(
 def message_frame(row: MessageRow) -> str:
     """A ``message`` frame, encoded once for every socket."""
     return wire.encode_text(wire.MessageFrame(message=message_shape(row)))
+
+
+def message_updated_frame(row: MessageRow) -> str:
+    return wire.encode_text(wire.MessageUpdatedFrame(message=message_shape(row)))
+
+
+def _link(row: MessageRow) -> tuple[int, int, int]:
+    """A live change in the room's chain: from the revision before it to its own."""
+    return (row.rev - 1, row.rev, row.rev - 1)
+
+
+def is_one_emoji(text: str) -> bool:
+    """One emoji: a single grapheme that Unicode calls an emoji (skin tones,
+    flags and joined sequences included)."""
+    return unicode_emoji.is_emoji(text)
+
+
+async def message_edit(
+    *, message_id: int, user_id: int, body: str, room_id: int | None = None
+) -> MessageRow:
+    """The author's new body; ``message_updated`` to the room when it changed.
+    Raises ``ChangeRefused`` when the rules say no."""
+    change = await message_sql.message_edit(
+        message_id=message_id,
+        user_id=user_id,
+        body=body,
+        window=settings.CHAT_EDIT_WINDOW,
+        room_id=room_id,
+    )
+    await _publish(change)
+    await _notify_mentions(change.message, change.new_mentions)
+    return change.message
+
+
+async def message_delete(
+    *, message_id: int, user_id: int, room_id: int | None = None
+) -> MessageRow:
+    change = await message_sql.message_delete(
+        message_id=message_id, user_id=user_id, room_id=room_id
+    )
+    await _publish(change)
+    return change.message
+
+
+async def message_react(
+    *, message_id: int, user_id: int, emoji: str, on: bool, room_id: int | None = None
+) -> MessageRow:
+    if not is_one_emoji(emoji):
+        raise message_sql.ChangeRefused(wire.codes.INVALID, "A reaction is one emoji.")
+    change = await message_sql.message_react(
+        message_id=message_id, user_id=user_id, emoji=emoji, on=on, room_id=room_id
+    )
+    await _publish(change)
+    return change.message
+
+
+async def _publish(change: Change) -> None:
+    for row in change.changed:
+        await events.to_room(row.room_id, message_updated_frame(row), order=_link(row))
+
+
+async def _notify_mentions(row: MessageRow, user_ids: list[int]) -> None:
+    """A ``mention`` notification to each user named, but the author and those
+    looking at the room."""
+    for user_id in user_ids:
+        if user_id != row.author_id and not await hub().is_online(row.room_id, user_id):
+            await notification_create_for(
+                user_id=user_id,
+                kind="mention",
+                actor_id=row.author_id,
+                text=f"{row.author_username} mentioned you: "
+                f"{shorten(row.body, NOTIFICATION_PREVIEW)}",
+                url=f"/chat/{row.room_id}/",
+            )
+
+
+async def _notify_reply(row: MessageRow) -> None:
+    """A ``reply`` notification to the author of the message replied to, unless
+    they replied to themselves or are looking at the room."""
+    quoted_author = row.reply_author_id
+    if quoted_author is None or quoted_author == row.author_id:
+        return
+    if await hub().is_online(row.room_id, quoted_author):
+        return
+    await notification_create_for(
+        user_id=quoted_author,
+        kind="reply",
+        actor_id=row.author_id,
+        text=f"{row.author_username} replied: {shorten(row.body, NOTIFICATION_PREVIEW)}",
+        url=f"/chat/{row.room_id}/",
+    )
 
 
 async def typing_announce(*, room_id: int, user: wire.User) -> None:
@@ -105,8 +210,12 @@ def _notification_frame(note: NotificationRow, actor: wire.User) -> wire.Notific
 async def room_read(*, room_id: int, user_id: int, seq: int) -> int:
     """Move the user's read marker and tell all of the user's sockets; reading a
     private room clears its private_message notification."""
-    unread = await sql.read_marker_set(room_id, user_id, seq)
+    marker = await sql.read_marker_set(room_id, user_id, seq)
+    unread = marker.unread
     await events.to_user(user_id, wire.UnreadFrame(room=room_id, count=unread))
+    if marker.moved and marker.receipt_to is not None:
+        receipt = wire.ReadReceiptFrame(room=room_id, user=user_id, seq=marker.seq)
+        await events.to_user(marker.receipt_to, receipt)
     if unread == 0:
         notifications_unread = await sql.private_message_notifications_clear(
             room_id=room_id, user_id=user_id

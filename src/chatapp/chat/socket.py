@@ -3,14 +3,14 @@ with. The handshake's session and user, each client frame of PROTOCOL.md, and
 the messages a socket or a worker reads to fill a gap.
 
 Thin, like a view: frames are checked by ``realtime.protocol``, access by
-``chat.sql.room_access``, writes go through ``chat.services``. Everything runs
+``chat.message_sql.room_access``, writes go through ``chat.services``. Everything runs
 on the asyncpg pool, never on the ORM's one thread.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from urllib.parse import parse_qs
 
 from asgiref.typing import WebSocketScope
@@ -23,10 +23,11 @@ from django.utils.crypto import constant_time_compare
 from chatapp import wire
 from chatapp.accounts.models import session_auth_hash
 from chatapp.accounts.serializers import user_shape_of
-from chatapp.chat import selectors, services, sql
+from chatapp.chat import message_sql, selectors, services, sql
+from chatapp.chat.message_sql import ChangeRefused
 from chatapp.chat.serializers import message_shape
 from chatapp.core import metrics
-from chatapp.realtime.hub import RoomSource, hub
+from chatapp.realtime.hub import CATCH_UP_PAGE, RoomSource, hub
 from chatapp.realtime.limits import limits
 from chatapp.realtime.protocol import FrameError
 from chatapp.realtime.sessions import SessionRef
@@ -156,12 +157,24 @@ class ChatEndpoint:
 
     # RoomSource: what sockets and the hub read to fill gaps.
 
-    async def last_seqs(self, room_ids: list[int]) -> dict[int, int]:
-        return await sql.last_seqs(room_ids)
+    async def last_revs(self, room_ids: list[int]) -> dict[int, int]:
+        return await message_sql.last_revs(room_ids)
 
-    async def frames_after(self, room_id: int, after_seq: int, limit: int) -> list[tuple[int, str]]:
-        rows = await sql.messages_after(room_id, after_seq, limit)
-        return [(row.seq, services.message_frame(row)) for row in rows]
+    async def chain_after(
+        self, room_id: int, after: int, limit: int
+    ) -> tuple[list[tuple[int, int, str]], bool]:
+        links, complete = await message_sql.chain_after(room_id, after, limit)
+        frames = [
+            (
+                link.prev,
+                link.pos,
+                services.message_frame(link.message)
+                if link.new
+                else services.message_updated_frame(link.message),
+            )
+            for link in links
+        ]
+        return frames, complete
 
 
 # --- client frames: each arrives decoded and checked (``chatapp.wire.frames``) ------
@@ -169,29 +182,62 @@ class ChatEndpoint:
 
 async def _check_room(socket: Socket, frame: wire.Typing | wire.Read | wire.History) -> None:
     """Refuse the frame unless the user may use the room it names."""
-    if await sql.room_access(frame.room, socket.user_id) is None:
+    if await message_sql.room_access(frame.room, socket.user_id) is None:
         raise FrameError(wire.codes.NOT_FOUND, "No such room.", wire.frame_ref(frame))
 
 
 async def on_subscribe(socket: Socket, frame: wire.Subscribe) -> None:
-    room_id, after = frame.room, frame.after_seq
+    room_id = frame.room
     # Joined first, then read: anything published from here on is seen live or
     # caught up from the database. Nothing reaches the socket before
     # ``start_delivery``, so joining a room it may not read shows it nothing;
-    # one query then both checks access and reads last_seq.
+    # one query then both checks access and reads where the room is.
     sub = await socket.join(room_id)
-    found = await sql.room_access(room_id, socket.user_id)
+    found = await message_sql.room_access(room_id, socket.user_id)
     if found is None:
         await socket.leave(room_id)
         raise FrameError(wire.codes.NOT_FOUND, "No such room.", wire.frame_ref(frame))
-    last_seq = found[1]
+    _, last_seq, last_rev = found
     await socket.show(room_id, sub)
     online = await hub().online(room_id)
-    socket.push(wire.SubscribedFrame(room=room_id, last_seq=last_seq, online=online))
-    if after is not None:
+    socket.push(
+        wire.SubscribedFrame(room=room_id, last_seq=last_seq, online=online, last_rev=last_rev)
+    )
+    backlog = None
+    if frame.after_seq is not None:
         metrics.RESUMES.inc()
-    start = last_seq if after is None else min(after, last_seq)
-    socket.start_delivery(room_id, sub, start, last_seq)
+    if frame.after_seq is not None and (frame.after_seq < last_seq or frame.after_rev is not None):
+        backlog = _backlog(room_id, min(frame.after_seq, last_seq), frame.after_rev, last_rev)
+    socket.start_delivery(room_id, sub, last_rev, backlog)
+
+
+async def _backlog(
+    room_id: int, after_seq: int, after_rev: int | None, upto_rev: int
+) -> AsyncIterator[list[str]]:
+    """What a resuming client missed up to revision ``upto_rev`` (PROTOCOL.md):
+    with ``after_rev``, the messages it holds that changed since, as
+    ``message_updated``, oldest seq first; then the messages after
+    ``after_seq`` as ``message``, in seq order. Later changes follow live."""
+    if after_rev is not None:
+        from_seq = 0
+        while True:
+            rows = await message_sql.updated_since(
+                room_id, after_seq, after_rev, from_seq, CATCH_UP_PAGE
+            )
+            if rows:
+                yield [services.message_updated_frame(row) for row in rows]
+                from_seq = rows[-1].seq
+            if len(rows) < CATCH_UP_PAGE:
+                break
+    while True:
+        rows = await message_sql.messages_after(
+            room_id, after_seq, CATCH_UP_PAGE, upto_rev=upto_rev
+        )
+        if rows:
+            yield [services.message_frame(row) for row in rows]
+            after_seq = rows[-1].seq
+        if len(rows) < CATCH_UP_PAGE:
+            break
 
 
 async def on_unsubscribe(socket: Socket, frame: wire.Unsubscribe) -> None:
@@ -207,18 +253,22 @@ async def on_send(socket: Socket, frame: wire.Send) -> None:
     if len(body) > settings.CHAT_MESSAGE_MAX_CHARS:
         detail = f"A message is at most {settings.CHAT_MESSAGE_MAX_CHARS} characters."
         raise FrameError(wire.codes.TOO_LARGE, detail, frame.client_id)
-    access = await sql.room_access(frame.room, socket.user_id)
+    access = await message_sql.room_access(frame.room, socket.user_id)
     if access is None:
         raise FrameError(wire.codes.NOT_FOUND, "No such room.", frame.client_id)
     if not await limits().allow_send(socket.user_id):
         raise FrameError(wire.codes.RATE_LIMITED, "You are sending too fast.", frame.client_id)
-    row, _ = await services.message_send(
-        room_id=frame.room,
-        room_kind=access[0],
-        author_id=socket.user_id,
-        body=body,
-        client_id=frame.client_id,
-    )
+    try:
+        row, _ = await services.message_send(
+            room_id=frame.room,
+            room_kind=access[0],
+            author_id=socket.user_id,
+            body=body,
+            client_id=frame.client_id,
+            reply_to=frame.reply_to,
+        )
+    except ChangeRefused as exc:
+        raise FrameError(exc.code, exc.detail, frame.client_id) from None
     socket.push(wire.AckFrame(client_id=frame.client_id, message=message_shape(row)))
     metrics.SEND_ACK_SECONDS.observe(time.perf_counter() - started)
 
@@ -226,9 +276,22 @@ async def on_send(socket: Socket, frame: wire.Send) -> None:
 async def on_history(socket: Socket, frame: wire.History) -> None:
     await _check_room(socket, frame)
     limit = frame.limit or wire.HISTORY_LIMIT_DEFAULT
-    rows, has_more = await sql.messages_before(frame.room, frame.before_seq, limit)
+    has_newer = False
+    if frame.around_seq is not None:
+        if frame.before_seq is not None:
+            detail = "Give before_seq or around_seq, not both."
+            raise FrameError(wire.codes.INVALID, detail, frame.ref)
+        rows, has_more, has_newer = await message_sql.messages_around(
+            frame.room, max(frame.around_seq, 1), limit
+        )
+    else:
+        rows, has_more = await message_sql.messages_before(frame.room, frame.before_seq, limit)
     messages = [message_shape(row) for row in rows]
-    socket.push(wire.HistoryFrame(room=frame.room, messages=messages, has_more=has_more))
+    socket.push(
+        wire.HistoryFrame(
+            room=frame.room, messages=messages, has_more=has_more, has_newer=has_newer
+        )
+    )
 
 
 async def on_typing(socket: Socket, frame: wire.Typing) -> None:
@@ -246,6 +309,48 @@ async def on_ping(socket: Socket, frame: wire.Ping) -> None:
     socket.push(wire.PongFrame())
 
 
+def _body(frame: wire.Edit) -> str:
+    body = frame.body.strip()
+    if not body:
+        raise FrameError(wire.codes.INVALID, "The message is empty.", frame.ref)
+    if len(body) > settings.CHAT_MESSAGE_MAX_CHARS:
+        detail = f"A message is at most {settings.CHAT_MESSAGE_MAX_CHARS} characters."
+        raise FrameError(wire.codes.TOO_LARGE, detail, frame.ref)
+    return body
+
+
+async def on_edit(socket: Socket, frame: wire.Edit) -> None:
+    body = _body(frame)
+    try:
+        await services.message_edit(
+            message_id=frame.message, user_id=socket.user_id, body=body, room_id=frame.room
+        )
+    except ChangeRefused as exc:
+        raise FrameError(exc.code, exc.detail, frame.ref) from None
+
+
+async def on_delete(socket: Socket, frame: wire.Delete) -> None:
+    try:
+        await services.message_delete(
+            message_id=frame.message, user_id=socket.user_id, room_id=frame.room
+        )
+    except ChangeRefused as exc:
+        raise FrameError(exc.code, exc.detail, frame.ref) from None
+
+
+async def on_react(socket: Socket, frame: wire.React) -> None:
+    try:
+        await services.message_react(
+            message_id=frame.message,
+            user_id=socket.user_id,
+            emoji=frame.emoji,
+            on=frame.on,
+            room_id=frame.room,
+        )
+    except ChangeRefused as exc:
+        raise FrameError(exc.code, exc.detail, frame.ref) from None
+
+
 HANDLERS: Mapping[type[wire.ClientFrame], Handler] = {
     wire.Subscribe: on_subscribe,
     wire.Unsubscribe: on_unsubscribe,
@@ -254,4 +359,7 @@ HANDLERS: Mapping[type[wire.ClientFrame], Handler] = {
     wire.Typing: on_typing,
     wire.Read: on_read,
     wire.Ping: on_ping,
+    wire.Edit: on_edit,
+    wire.Delete: on_delete,
+    wire.React: on_react,
 }

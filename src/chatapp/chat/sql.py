@@ -101,145 +101,22 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class MessageRow:
-    id: int
-    room_id: int
-    seq: int
-    author_id: int
-    author_username: str
-    author_avatar: str
-    body: str
-    created_at: datetime
-    client_id: str | None
+class ReadMarker:
+    unread: int
+    seq: int  # the marker now
+    moved: bool
+    # In a private room whose members both show read receipts: the peer, who
+    # is told; else None.
+    receipt_to: int | None
 
 
-_MESSAGE_COLUMNS = """
-    m.id, m.room_id, m.seq, m.author_id, u.username AS author_username,
-    u.avatar AS author_avatar, m.body, m.created_at, m.client_id
-"""
-
-
-def _row(record: asyncpg.Record) -> MessageRow:
-    return MessageRow(**dict(record))
-
-
-async def room_access(room_id: int, user_id: int) -> tuple[str, int] | None:
-    """(kind, last_seq) of a room the user may use, or None: missing, not
-    theirs, or a private room closed by unfriending."""
+async def read_marker_set(room_id: int, user_id: int, seq: int) -> ReadMarker:
+    """Move the user's read marker forward (never back, never past the end)."""
     record = await (await pool()).fetchrow(
         """
-        SELECT r.kind, r.last_seq FROM chat_room r
-        WHERE r.id = $1 AND (
-            r.kind = 'public'
-            OR (NOT r.closed AND EXISTS (
-                SELECT 1 FROM chat_membership m WHERE m.room_id = r.id AND m.user_id = $2))
-        )
-        """,
-        room_id,
-        user_id,
-    )
-    return (record["kind"], record["last_seq"]) if record else None
-
-
-async def message_by_client_id(author_id: int, client_id: str) -> MessageRow | None:
-    record = await (await pool()).fetchrow(
-        f"""SELECT {_MESSAGE_COLUMNS} FROM chat_message m JOIN accounts_user u ON u.id = m.author_id
-        WHERE m.author_id = $1 AND m.client_id = $2""",
-        author_id,
-        client_id,
-    )
-    return _row(record) if record else None
-
-
-async def message_insert(
-    *, room_id: int, author_id: int, body: str, client_id: str | None
-) -> tuple[MessageRow, bool]:
-    """Store a message with the room's next seq, in one transaction.
-
-    The author's read marker moves to the new message: one's own messages are
-    never unread. Returns the row and whether it is new. The same (author, client_id) again
-    returns the stored row; the seq bump of a lost race is rolled back, so seqs
-    never skip.
-    """
-    if client_id is not None:
-        existing = await message_by_client_id(author_id, client_id)
-        if existing is not None:
-            return existing, False
-    async with (await pool()).acquire() as conn:
-        try:
-            async with conn.transaction():
-                seq = await conn.fetchval(
-                    "UPDATE chat_room SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq",
-                    room_id,
-                )
-                record = await conn.fetchrow(
-                    f"""
-                    WITH m AS (
-                        INSERT INTO chat_message
-                            (room_id, seq, author_id, body, client_id, created_at)
-                        VALUES ($1, $2, $3, $4, $5, now())
-                        RETURNING *
-                    ), own AS (
-                        -- an author has read the room up to their own message
-                        INSERT INTO chat_membership (room_id, user_id, last_read_seq, joined_at)
-                        VALUES ($1, $3, $2, now())
-                        ON CONFLICT (room_id, user_id) DO UPDATE SET last_read_seq =
-                            GREATEST(chat_membership.last_read_seq, EXCLUDED.last_read_seq)
-                    )
-                    SELECT {_MESSAGE_COLUMNS} FROM m JOIN accounts_user u ON u.id = m.author_id
-                    """,
-                    room_id,
-                    seq,
-                    author_id,
-                    body,
-                    client_id,
-                )
-        except asyncpg.UniqueViolationError:
-            if client_id is None:
-                raise
-            # The same client_id committed meanwhile (another socket or worker).
-            existing = await message_by_client_id(author_id, client_id)
-            if existing is None:
-                raise
-            return existing, False
-    return _row(record), True
-
-
-async def messages_after(room_id: int, after_seq: int, limit: int) -> list[MessageRow]:
-    records = await (await pool()).fetch(
-        f"""SELECT {_MESSAGE_COLUMNS} FROM chat_message m JOIN accounts_user u ON u.id = m.author_id
-        WHERE m.room_id = $1 AND m.seq > $2 ORDER BY m.seq LIMIT $3""",
-        room_id,
-        after_seq,
-        limit,
-    )
-    return [_row(r) for r in records]
-
-
-async def messages_before(
-    room_id: int, before_seq: int | None, limit: int
-) -> tuple[list[MessageRow], bool]:
-    """Up to ``limit`` messages before ``before_seq`` (None: the newest), oldest
-    first, and whether older ones exist."""
-    records = await (await pool()).fetch(
-        f"""SELECT {_MESSAGE_COLUMNS} FROM chat_message m JOIN accounts_user u ON u.id = m.author_id
-        WHERE m.room_id = $1 AND ($2::bigint IS NULL OR m.seq < $2)
-        ORDER BY m.seq DESC LIMIT $3""",
-        room_id,
-        before_seq,
-        limit + 1,
-    )
-    rows = [_row(r) for r in records[:limit]]
-    rows.reverse()
-    return rows, len(records) > limit
-
-
-async def read_marker_set(room_id: int, user_id: int, seq: int) -> int:
-    """Move the user's read marker forward (never back, never past the end);
-    returns the unread count."""
-    record = await (await pool()).fetchrow(
-        """
-        WITH target AS (
+        WITH old AS (
+            SELECT last_read_seq FROM chat_membership WHERE room_id = $1 AND user_id = $2
+        ), target AS (
             SELECT LEAST(GREATEST($3::bigint, 0), r.last_seq) AS seq, r.last_seq
             FROM chat_room r WHERE r.id = $1
         ), marker AS (
@@ -249,13 +126,25 @@ async def read_marker_set(room_id: int, user_id: int, seq: int) -> int:
                 SET last_read_seq = GREATEST(chat_membership.last_read_seq, EXCLUDED.last_read_seq)
             RETURNING last_read_seq
         )
-        SELECT target.last_seq - marker.last_read_seq AS unread FROM target, marker
+        SELECT target.last_seq - marker.last_read_seq AS unread, marker.last_read_seq AS seq,
+               marker.last_read_seq > COALESCE((SELECT last_read_seq FROM old), -1) AS moved,
+               (SELECT p.id FROM chat_room r
+                JOIN accounts_user p
+                  ON p.id = CASE WHEN r.user_low_id = $2 THEN r.user_high_id ELSE r.user_low_id END
+                JOIN accounts_user me ON me.id = $2
+                WHERE r.id = $1 AND r.kind = 'private' AND p.show_read_receipts
+                  AND me.show_read_receipts) AS receipt_to
+        FROM target, marker
         """,
         room_id,
         user_id,
         seq,
     )
-    return int(record["unread"]) if record else 0
+    if record is None:
+        return ReadMarker(0, 0, False, None)
+    return ReadMarker(
+        int(record["unread"]), int(record["seq"]), bool(record["moved"]), record["receipt_to"]
+    )
 
 
 async def unread_counts(user_id: int, room_ids: list[int]) -> dict[int, int]:
@@ -433,10 +322,3 @@ class SocketUser:
     session_epoch: int
     credential: str  # chat.sql.CREDENTIAL_SQL
     notifications_unread: int
-
-
-async def last_seqs(room_ids: list[int]) -> dict[int, int]:
-    records = await (await pool()).fetch(
-        "SELECT id, last_seq FROM chat_room WHERE id = ANY($1::bigint[])", room_ids
-    )
-    return {r["id"]: r["last_seq"] for r in records}

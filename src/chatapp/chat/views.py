@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods
 
 from chatapp import wire
 from chatapp.accounts.views import page_user
-from chatapp.chat import selectors, services, sql
+from chatapp.chat import message_sql, selectors, services
 from chatapp.chat.serializers import message_shape
 from chatapp.core.api import read_form
 from chatapp.core.errors import BadInput
@@ -56,7 +56,7 @@ async def room(request: HttpRequest, room_id: int) -> HttpResponse:
                 return redirect("home")
             return redirect("chat:room", room_id=room_id)
         messages.error(request, problem)
-    rows, has_more = await sql.messages_before(room_id, None, PAGE_MESSAGES)
+    rows, has_more = await message_sql.messages_before(room_id, None, PAGE_MESSAGES)
     context = {
         "room": wire.to_builtins(shape),
         "rooms": wire.to_builtins(rooms),

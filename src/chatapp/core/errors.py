@@ -22,6 +22,8 @@ STATUS_BY_CODE = {
     "invalid": 400,
     "not_authenticated": 401,
     "forbidden": 403,
+    "not_author": 403,
+    "edit_window": 403,
     "csrf_failed": 403,
     "not_found": 404,
     "method_not_allowed": 405,

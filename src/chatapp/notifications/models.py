@@ -13,6 +13,8 @@ class Notification(models.Model):
         FRIEND_CANCELLED = "friend_cancelled", "friend request cancelled"
         UNFRIENDED = "unfriended", "unfriended"
         PRIVATE_MESSAGE = "private_message", "private message"
+        MENTION = "mention", "mention"
+        REPLY = "reply", "reply"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"

@@ -3,6 +3,7 @@ transaction as the action that causes it and pushed after commit."""
 
 from __future__ import annotations
 
+from asgiref.sync import sync_to_async
 from django.db import transaction
 
 from chatapp import wire
@@ -21,6 +22,21 @@ def notification_create(
     )
     transaction.on_commit(lambda: notification_push(notification=notification))
     return notification
+
+
+async def notification_create_for(
+    *, user_id: int, kind: str, actor_id: int | None, text: str, url: str
+) -> None:
+    """``notification_create`` by ids, for the async services of other apps."""
+
+    def create() -> None:
+        user = User.objects.filter(pk=user_id, is_active=True).first()
+        if user is None:
+            return
+        actor = User.objects.filter(pk=actor_id).first() if actor_id is not None else None
+        notification_create(user=user, kind=kind, actor=actor, text=text, url=url)
+
+    await sync_to_async(create)()
 
 
 def notification_push(*, notification: Notification) -> None:

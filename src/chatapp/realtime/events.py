@@ -3,9 +3,10 @@ committed (asyncpg writes return once committed; ORM writes call the ``_sync``
 variants from ``transaction.on_commit``); nothing else publishes.
 
 Room frames reach every socket subscribed to the room, on every worker,
-encoded once; ``seq`` marks a message frame, which sockets deliver in order
-with no gap. User frames reach every socket of one user; so does a session
-recheck, which closes those of ended sessions.
+encoded once; ``order`` places a change to a message in the room's chain of
+revisions (``hub.Order``), which sockets deliver in order with no gap. User
+frames reach every socket of one user; so does a session recheck, which closes
+those of ended sessions.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ from __future__ import annotations
 from asgiref.sync import async_to_sync
 
 from chatapp import wire
-from chatapp.realtime.hub import hub
+from chatapp.realtime.hub import Order, hub
 
 
 async def to_room(
-    room_id: int, text: str, *, seq: int | None = None, skip_user: int | None = None
+    room_id: int, text: str, *, order: Order | None = None, skip_user: int | None = None
 ) -> None:
-    await hub().publish_room(room_id, text, seq=seq, skip_user=skip_user)
+    await hub().publish_room(room_id, text, order=order, skip_user=skip_user)
 
 
 async def to_user(user_id: int, frame: wire.ServerFrame) -> None:

@@ -73,11 +73,18 @@ CLOSE_TIMEOUT = 2.0
 MARKER_TTL_CHECKS = 10
 
 
+# Where a room frame sits in the room's chain of revisions: the revision it
+# follows (prev), the one it brings its socket to (pos), and the revision its
+# chain started from (start; a live change is a chain of one: start == prev).
+# Frames outside the chain (presence, typing) have none.
+Order = tuple[int, int, int]
+
+
 class LocalSocket(Protocol):
     user_id: int
     socket_id: str  # set by ``Hub.add_user_socket``
 
-    def room_frame(self, room_id: int, seq: int | None, text: str) -> bool: ...
+    def room_frame(self, room_id: int, order: Order | None, text: str) -> bool: ...
 
     def user_frame(self, text: str) -> None: ...
 
@@ -87,13 +94,17 @@ class LocalSocket(Protocol):
 
 
 class RoomSource(Protocol):
-    """Where the hub reads what the layer may have dropped: the database."""
+    """Where the hub and the sockets read what the layer may have dropped: the database."""
 
-    async def last_seqs(self, room_ids: list[int]) -> dict[int, int]: ...
+    async def last_revs(self, room_ids: list[int]) -> dict[int, int]:
+        """The current revision of each room."""
 
-    async def frames_after(
-        self, room_id: int, after_seq: int, limit: int
-    ) -> list[tuple[int, str]]: ...
+    async def chain_after(
+        self, room_id: int, after: int, limit: int
+    ) -> tuple[list[tuple[int, int, str]], bool]:
+        """Up to ``limit`` frames (prev, pos, text) that bring a socket from
+        revision ``after`` towards the room's current one, the first with
+        prev == after, each following the one before; and whether they reach it."""
 
 
 _source: RoomSource | None = None
@@ -128,7 +139,7 @@ class Hub:
         self.cap_lock = asyncio.Lock()
         self.rooms: dict[int, set[LocalSocket]] = {}
         self.users: dict[int, set[LocalSocket]] = {}
-        self.room_seq: dict[int, int] = {}  # highest seq this worker has passed on
+        self.room_rev: dict[int, int] = {}  # highest revision this worker has passed on
         self.online_shown: dict[int, int] = {}
         self.online_known: dict[int, float] = {}  # when online_shown was computed
         self.presence_refreshed = 0.0
@@ -281,7 +292,7 @@ class Hub:
             del self.rooms[room_id]
             self.online_shown.pop(room_id, None)
             self.online_known.pop(room_id, None)
-            self.room_seq.pop(room_id, None)
+            self.room_rev.pop(room_id, None)
             await self._group_discard(room_group(room_id))
         if shown and self.presence.remove(room_id, socket.user_id):
             self._announce_soon(room_id)
@@ -314,10 +325,10 @@ class Hub:
                 self.flush_completed = target
                 self.flush_done.notify_all()
 
-    def note_seq(self, room_id: int, seq: int) -> None:
-        """The room is known to be at ``seq`` (read when a socket subscribed)."""
-        if seq > self.room_seq.get(room_id, 0) and room_id in self.rooms:
-            self.room_seq[room_id] = seq
+    def note_rev(self, room_id: int, rev: int) -> None:
+        """The room is known to be at ``rev`` (read when a socket subscribed)."""
+        if rev > self.room_rev.get(room_id, 0) and room_id in self.rooms:
+            self.room_rev[room_id] = rev
 
     # --- presence ------------------------------------------------------------------
 
@@ -394,15 +405,20 @@ class Hub:
     # --- publish and dispatch ----------------------------------------------------------
 
     async def publish_room(
-        self, room_id: int, text: str, *, seq: int | None = None, skip_user: int | None = None
+        self,
+        room_id: int,
+        text: str,
+        *,
+        order: Order | None = None,
+        skip_user: int | None = None,
     ) -> None:
         """Deliver an encoded room frame to every worker's subscribed sockets."""
-        self.dispatch_room(room_id, seq, text, skip_user)
+        self.dispatch_room(room_id, order, text, skip_user)
         if not self.local_only:
             event = {
                 "type": "room.frame",
                 "room": room_id,
-                "seq": seq,
+                "order": order,
                 "text": text,
                 "skip_user": skip_user,
                 "origin": self.worker_id,
@@ -437,19 +453,19 @@ class Hub:
             await self._layer(lambda: self.layer.group_send(USERS_GROUP, event))
 
     def dispatch_room(
-        self, room_id: int, seq: int | None, text: str, skip_user: int | None
+        self, room_id: int, order: Order | None, text: str, skip_user: int | None
     ) -> None:
-        if seq is not None and room_id in self.rooms and seq > self.room_seq.get(room_id, 0):
-            self.room_seq[room_id] = seq
+        if order is not None and room_id in self.rooms and order[1] > self.room_rev.get(room_id, 0):
+            self.room_rev[room_id] = order[1]
         # Counted here in a plain int, and into the metrics once per frame, not
         # once per socket (each ``inc`` takes a lock and writes a mapped file).
         written = 0
         for socket in tuple(self.rooms.get(room_id, ())):
-            if socket.user_id != skip_user and socket.room_frame(room_id, seq, text):
+            if socket.user_id != skip_user and socket.room_frame(room_id, order, text):
                 written += 1
         if written:
             metrics.WS_FRAMES_OUT.inc(written)
-            if seq is not None:
+            if order is not None:
                 metrics.DELIVERIES.inc(written)
 
     def dispatch_user(self, user_id: int, text: str) -> None:
@@ -471,8 +487,10 @@ class Hub:
             return  # delivered here when it was published
         kind = event.get("type")
         if kind == "room.frame":
-            room_id, seq, skip_user = event["room"], event.get("seq"), event.get("skip_user")
-            self.dispatch_room(room_id, seq, event["text"], skip_user)
+            room_id, order, skip_user = event["room"], event.get("order"), event.get("skip_user")
+            if order is not None:
+                order = (order[0], order[1], order[2])  # msgpack brings a list
+            self.dispatch_room(room_id, order, event["text"], skip_user)
         elif kind == "user.frame":
             self.dispatch_user(event["user"], event["text"])  # a no-op without its sockets
         elif kind == "user.sessions":
@@ -606,26 +624,29 @@ class Hub:
         await self._layer(lambda: self._write_cap(everything=True))
 
     async def catch_up_rooms(self) -> None:
-        """Pass on every message stored after the last one this worker passed on,
-        for every room it has sockets in: one query for all rooms, then one per
-        room that moved. Sockets drop what they already have."""
+        """Pass on every change stored after the last revision this worker passed
+        on, for every room it has sockets in: one query for all rooms, then one
+        per room that moved. Sockets at that revision take the chain; the others
+        see a gap and fill it themselves."""
         if _source is None or not self.rooms:
             return
         rooms = list(self.rooms)
-        last = await _source.last_seqs(rooms)
+        last = await _source.last_revs(rooms)
         for room_id in rooms:
-            known = self.room_seq.get(room_id)
+            known = self.room_rev.get(room_id)
             if known is None or room_id not in self.rooms:
                 continue
+            start = known
             while last.get(room_id, 0) > known:
-                frames = await _source.frames_after(room_id, known, CATCH_UP_PAGE)
+                frames, complete = await _source.chain_after(room_id, known, CATCH_UP_PAGE)
                 if not frames:
                     break
-                for seq, text in frames:
-                    self.dispatch_room(room_id, seq, text, None)
-                    known = seq
-                if len(frames) < CATCH_UP_PAGE:
+                for prev, pos, text in frames:
+                    self.dispatch_room(room_id, (prev, pos, start), text, None)
+                    known = pos
+                if complete:
                     break
+                start = known
 
 
 def _new_hub() -> Hub:

@@ -10,8 +10,8 @@ module owns what every socket needs whatever it carries:
 - the receive loop: every frame is rate-limited, decoded and dispatched by a
   table; a frame never kills the socket (``protocol``), a dependency that is
   down becomes an ``unavailable`` error frame;
-- room delivery in seq order, with no gap and no duplicate, gaps filled from
-  the database;
+- room delivery along each room's chain of revisions (``hub.Order``), with no
+  gap and no duplicate, gaps filled from the database;
 - the bounded outbox (``outbox``);
 - cleanup that runs however the socket ends, crash included;
 - its metrics (``chatapp.core.metrics``) and one log line when it ends
@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -36,7 +36,7 @@ from chatapp.core import metrics
 from chatapp.core.logs import REQUEST_ID, REQUEST_ID_HEADER
 from chatapp.core.outages import RETRY_AFTER_SECONDS, is_outage
 from chatapp.realtime import protocol
-from chatapp.realtime.hub import CATCH_UP_PAGE, RoomSource, hub
+from chatapp.realtime.hub import CATCH_UP_PAGE, Order, RoomSource, hub
 from chatapp.realtime.limits import TokenBucket
 from chatapp.realtime.origins import origin_allowed, origin_needed
 from chatapp.realtime.outbox import Outbox
@@ -87,13 +87,19 @@ class Endpoint(Protocol):
 
 @dataclass(slots=True)
 class Subscription:
-    """Delivery state of one room on one socket: ``last`` is the seq of the
-    last message frame queued; None until the subscribe is answered."""
+    """Delivery state of one room on one socket: ``last`` is the revision the
+    frames queued so far bring the client to; None until the subscribe is
+    answered. ``following``: the start of the chain those frames came from."""
 
     last: int | None = None
     highest_seen: int = 0
     catching_up: bool = False
     shown: bool = False  # counted in the room's presence
+    following: int | None = None
+
+
+# What a subscribe sends before the live frames: pages of encoded frames.
+Backlog = AsyncIterator[list[str]]
 
 
 class Socket:
@@ -222,28 +228,37 @@ class Socket:
             sub.shown = True
             await hub().show(room_id, self.user_id)
 
-    def start_delivery(self, room_id: int, sub: Subscription, after: int, last_seq: int) -> None:
-        """Deliver messages after ``after``: stored ones from the database, then live."""
+    def start_delivery(
+        self, room_id: int, sub: Subscription, position: int, backlog: Backlog | None = None
+    ) -> None:
+        """Send ``backlog`` (stored frames the client asked for), then the room's
+        changes after revision ``position``: live, or from the database."""
         if sub is not self.subscriptions.get(room_id):
             return
-        hub().note_seq(room_id, last_seq)
-        sub.last = after
-        if after < max(last_seq, sub.highest_seen):
+        hub().note_rev(room_id, position)
+        if backlog is not None:
+            sub.catching_up = True
+            self.spawn(self._catch_up(room_id, sub, backlog, position))
+            return
+        sub.last = position
+        if position < sub.highest_seen:
             self._start_catch_up(room_id, sub)
 
-    def room_frame(self, room_id: int, seq: int | None, text: str) -> bool:
+    def room_frame(self, room_id: int, order: Order | None, text: str) -> bool:
         """Pass on a frame of the room; whether it was written (the hub counts)."""
         sub = self.subscriptions.get(room_id)
         if sub is None:
             return False
-        if seq is None:  # presence, typing: not part of the sequence
+        if order is None:  # presence, typing: not part of the chain
             return sub.last is not None and self._write(text)
-        if seq > sub.highest_seen:
-            sub.highest_seen = seq
-        if sub.last is None or sub.catching_up or seq <= sub.last:
+        prev, pos, start = order
+        if pos > sub.highest_seen:
+            sub.highest_seen = pos
+        if sub.last is None or sub.catching_up or pos <= sub.last:
             return False  # not ready yet, being filled from the database, or a duplicate
-        if seq == sub.last + 1:
-            sub.last = seq
+        if prev == sub.last and (start == prev or start == sub.following):
+            sub.last = pos
+            sub.following = start
             return self._write(text)
         metrics.GAP_FILLS.inc()
         self._start_catch_up(room_id, sub)  # a gap: fill it from the database
@@ -254,12 +269,30 @@ class Socket:
             sub.catching_up = True
             self.spawn(self._catch_up(room_id, sub))
 
-    async def _catch_up(self, room_id: int, sub: Subscription) -> None:
+    async def _catch_up(
+        self,
+        room_id: int,
+        sub: Subscription,
+        backlog: Backlog | None = None,
+        position: int | None = None,
+    ) -> None:
         source = self.endpoint.source
         try:
+            if backlog is not None:
+                async for page in backlog:
+                    if self.subscriptions.get(room_id) is not sub:
+                        return
+                    for text in page:
+                        await self.outbox.push_waiting(text)
+                    self.frames_out += len(page)
+                    metrics.DELIVERIES.inc(len(page))
+                    metrics.WS_FRAMES_OUT.inc(len(page))
+                sub.last = position
             while sub.last is not None and self.subscriptions.get(room_id) is sub:
+                if sub.last >= sub.highest_seen:
+                    return
                 try:
-                    frames = await source.frames_after(room_id, sub.last, CATCH_UP_PAGE)
+                    frames, complete = await source.chain_after(room_id, sub.last, CATCH_UP_PAGE)
                 except Exception as exc:
                     if not is_outage(exc):
                         raise
@@ -268,16 +301,19 @@ class Socket:
                 if self.subscriptions.get(room_id) is not sub:
                     return
                 written = 0
-                for seq, text in frames:
-                    if seq == sub.last + 1:
-                        sub.last = seq
+                for prev, pos, text in frames:
+                    if prev == sub.last:
+                        sub.last = pos
+                        sub.following = None
                         await self.outbox.push_waiting(text)
                         written += 1
                 if written:
                     self.frames_out += written
                     metrics.DELIVERIES.inc(written)
                     metrics.WS_FRAMES_OUT.inc(written)
-                if len(frames) < CATCH_UP_PAGE and sub.last >= sub.highest_seen:
+                if complete and sub.last >= sub.highest_seen:
+                    return
+                if not frames:
                     return
         finally:
             sub.catching_up = False

@@ -9,7 +9,7 @@ from typing import Union
 
 from msgspec import Struct
 
-from chatapp.wire.scalars import ClientId, Count, HistoryLimit, Int64, Text
+from chatapp.wire.scalars import ClientId, Count, Emoji, HistoryLimit, Int64, Text
 from chatapp.wire.shapes import Message, Notification, Room, User
 
 # --- client to server --------------------------------------------------------------
@@ -25,6 +25,7 @@ class ClientFrame(Struct, tag_field="type", kw_only=True):
 class Subscribe(ClientFrame, tag="subscribe"):
     room: Int64
     after_seq: Count | None = None
+    after_rev: Count | None = None  # version 2: also the changes to older messages
 
 
 class Unsubscribe(ClientFrame, tag="unsubscribe"):
@@ -35,12 +36,14 @@ class Send(ClientFrame, tag="send"):
     room: Int64
     body: Text  # trimmed and measured by the handler: its limit is a setting
     client_id: ClientId
+    reply_to: Int64 | None = None  # version 2
 
 
 class History(ClientFrame, tag="history"):
     room: Int64
     before_seq: Int64 | None = None
     limit: HistoryLimit | None = None
+    around_seq: Int64 | None = None  # version 2: a page centred on this seq
 
 
 class Typing(ClientFrame, tag="typing"):
@@ -56,7 +59,27 @@ class Ping(ClientFrame, tag="ping"):
     pass
 
 
-AnyClientFrame = Union[Subscribe, Unsubscribe, Send, History, Typing, Read, Ping]  # noqa: UP007
+class Edit(ClientFrame, tag="edit"):
+    room: Int64
+    message: Int64
+    body: Text
+
+
+class Delete(ClientFrame, tag="delete"):
+    room: Int64
+    message: Int64
+
+
+class React(ClientFrame, tag="react"):
+    room: Int64
+    message: Int64
+    emoji: Emoji
+    on: bool
+
+
+AnyClientFrame = Union[  # noqa: UP007
+    Subscribe, Unsubscribe, Send, History, Typing, Read, Ping, Edit, Delete, React
+]
 
 # --- server to client --------------------------------------------------------------
 
@@ -75,6 +98,7 @@ class SubscribedFrame(ServerFrame, tag="subscribed"):
     room: int
     last_seq: int
     online: int
+    last_rev: int = 0  # version 2
 
 
 class UnsubscribedFrame(ServerFrame, tag="unsubscribed"):
@@ -90,6 +114,7 @@ class HistoryFrame(ServerFrame, tag="history"):
     room: int
     messages: list[Message]
     has_more: bool
+    has_newer: bool = False  # version 2: newer messages follow the page
 
 
 class TypingFrame(ServerFrame, tag="typing"):
@@ -108,6 +133,20 @@ class PongFrame(ServerFrame, tag="pong"):
 
 class MessageFrame(ServerFrame, tag="message"):
     message: Message
+
+
+class MessageUpdatedFrame(ServerFrame, tag="message_updated"):
+    """Version 2: a message was edited, deleted, reacted to, or its reply quote cleared."""
+
+    message: Message
+
+
+class ReadReceiptFrame(ServerFrame, tag="read_receipt"):
+    """Version 2: the peer of a private room read up to ``seq``."""
+
+    room: int
+    user: int
+    seq: int
 
 
 class PresenceFrame(ServerFrame, tag="presence"):

@@ -3,9 +3,11 @@ strings of the API and the pages. Unknown fields are ignored."""
 
 from __future__ import annotations
 
-from msgspec import Struct
+from typing import Literal
 
-from chatapp.wire.scalars import Email, Int64, Login, Password, Positive, Text, Username
+from msgspec import UNSET, Struct, UnsetType
+
+from chatapp.wire.scalars import Count, Email, Int64, Login, Password, Positive, Text, Username
 
 # --- JSON bodies -----------------------------------------------------------------------
 
@@ -33,6 +35,19 @@ class NotificationsReadBody(Struct):
     up_to: Int64
 
 
+class MeSettingsBody(Struct):
+    """``PATCH /api/me``: the settings to change (others stay)."""
+
+    show_read_receipts: bool | UnsetType = UNSET
+    language: Literal["en", "fr"] | UnsetType = UNSET
+
+
+class EditBody(Struct):
+    """``PATCH /api/messages/{id}``."""
+
+    body: Text
+
+
 class TokenBody(Struct):
     name: Text  # 1 to 100 characters after trimming: told by the tokens service
 
@@ -47,6 +62,21 @@ class UserSearchQuery(Struct):
 class MessagesQuery(Struct):
     before_seq: Positive | None = None
     limit: Positive | None = None  # at most HISTORY_LIMIT_MAX: larger asks get that many
+    # Version 2, instead of before_seq: a page centred on a seq, or the page after one.
+    around_seq: Positive | None = None
+    after_seq: Count | None = None
+
+
+class ChangesQuery(Struct):
+    after_rev: Count = 0
+    limit: Positive | None = None  # at most HISTORY_LIMIT_MAX
+
+
+class SearchQuery(Struct):
+    q: Text = ""  # 1 to SEARCH_QUERY_MAX characters after trimming: told by the view
+    room: Int64 | None = None
+    before: Int64 | None = None  # the id of the last result of the previous page
+    limit: Positive | None = None  # at most SEARCH_LIMIT_MAX
 
 
 class NotificationsQuery(Struct):

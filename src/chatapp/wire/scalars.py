@@ -17,6 +17,9 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 CLIENT_ID_MAX = 64
 HISTORY_LIMIT_MAX = 100
 HISTORY_LIMIT_DEFAULT = 50
+# The longest emoji sequences (flags of subdivisions, families with skin tones)
+# are well under this many code points.
+EMOJI_MAX_CHARS = 32
 
 # No NUL and no surrogate code point: what PostgreSQL text and UTF-8 can hold.
 # (A JSON text can only bring a lone surrogate, which msgspec refuses before
@@ -35,6 +38,9 @@ HistoryLimit = Annotated[int, Meta(ge=1, le=HISTORY_LIMIT_MAX)]
 
 Text = Annotated[str, Meta(pattern=CLEAN_TEXT)]
 """Any text a client sends that may be stored or searched."""
+
+Emoji = Annotated[str, Meta(min_length=1, max_length=EMOJI_MAX_CHARS, pattern=CLEAN_TEXT)]
+"""A reaction, before the check that it is one emoji (``chat.emoji``)."""
 
 ClientId = Annotated[str, Meta(min_length=1, max_length=CLIENT_ID_MAX, pattern=CLEAN_TEXT)]
 

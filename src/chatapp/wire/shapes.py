@@ -17,10 +17,33 @@ class User(Struct):
     avatar: str  # a URL
 
 
+class Me(User):
+    """``/api/me``: the caller, with their own settings (version 2)."""
+
+    show_read_receipts: bool
+    language: str
+
+
 class UserWithRelation(User):
     """A user as ``/api/users`` lists it: how the caller stands with them."""
 
     relation: str  # self, friend, request_sent, request_received or none
+
+
+class ReplyTo(Struct):
+    """The message a reply quotes: its first characters when the reply was
+    sent, "" once it is deleted."""
+
+    id: int
+    seq: int
+    author: User
+    excerpt: str
+
+
+class Reaction(Struct):
+    emoji: str
+    count: int
+    users: list[int]  # the first REACTION_USERS_SHOWN who reacted
 
 
 class Message(Struct):
@@ -31,6 +54,13 @@ class Message(Struct):
     body: str
     created_at: str  # ISO 8601, UTC, with a Z
     client_id: str | None
+    # Version 2: the message's lifecycle.
+    rev: int = 0
+    edited_at: str | None = None
+    deleted: bool = False
+    reply_to: ReplyTo | None = None
+    mentions: list[int] = []
+    reactions: list[Reaction] = []
 
 
 class LastMessage(Struct):
@@ -49,6 +79,10 @@ class Room(Struct):
     unread: int
     last_seq: int
     last_message: LastMessage | None  # added by this server
+    last_rev: int = 0  # version 2
+    # Version 2, private rooms: how far the peer has read; None when either
+    # member hides read receipts (and in public rooms).
+    peer_read_seq: int | None = None
 
 
 class Notification(Struct):
@@ -110,6 +144,26 @@ class Rooms(Struct):
 
 class MessagesPage(Struct):
     messages: list[Message]  # oldest first
+    has_more: bool  # older messages exist
+    has_newer: bool = False  # version 2: newer messages follow the page
+
+
+class SearchResult(Message):
+    """A message that matched, its body with ``[[`` and ``]]`` around each match."""
+
+    highlight: str = ""
+
+
+class SearchResults(Struct):
+    results: list[SearchResult]  # newest first
+    has_more: bool
+
+
+class ChangesPage(Struct):
+    """``GET /api/rooms/{id}/changes``: messages changed after a revision."""
+
+    messages: list[Message]  # lowest rev first
+    last_rev: int  # the room's current
     has_more: bool
 
 
