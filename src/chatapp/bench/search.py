@@ -195,9 +195,8 @@ async def run(args: argparse.Namespace, searcher: int) -> None:
         )
     size = await pool.fetchval("SELECT pg_relation_size('chat_message_search')")
     table = await pool.fetchval("SELECT pg_total_relation_size('chat_message')")
-    print(
-        f"search index {size / 2**20:,.0f} MiB; messages table with indexes {table / 2**20:,.0f} MiB"
-    )
+    index_mib, table_mib = size / 2**20, table / 2**20
+    print(f"search index {index_mib:,.0f} MiB; messages table with indexes {table_mib:,.0f} MiB")
     await sql.close_pool()
 
 
