@@ -52,6 +52,7 @@ async def test_rooms_lists_the_lobby_with_unread(client: AsyncClient) -> None:
         "unread": 3,
         "last_seq": 3,
         "last_rev": 3,
+        "peer_read_seq": None,  # a public room
     }
     assert (last["author"], last["body"]) == ("bob", "m2")
     assert last["created_at"].endswith("Z")

@@ -32,6 +32,7 @@ async def test_hello_lists_the_lobby(connect, session_for, lobby_id) -> None:
             "last_seq": 0,
             "last_message": None,
             "last_rev": 0,
+            "peer_read_seq": None,  # a public room
         }
     ]
 

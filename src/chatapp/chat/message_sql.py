@@ -26,7 +26,7 @@ import asyncpg
 import msgspec
 
 from chatapp import wire
-from chatapp.chat.sql import pool
+from chatapp.core.pg import pool
 
 # A reply quotes this many characters of the message it answers.
 REPLY_EXCERPT_CHARS = 120

@@ -7,6 +7,7 @@ from chatapp.accounts.serializers import user_shape_of
 from chatapp.chat import sql
 from chatapp.chat.models import LOBBY_TITLE, Room
 from chatapp.chat.serializers import shorten
+from chatapp.notifications import live
 
 
 async def lobby() -> Room | None:
@@ -77,8 +78,7 @@ HELLO_SQL = f"""
     WITH u AS MATERIALIZED (
         SELECT u.id, u.username, u.avatar, u.password, u.is_active, u.session_epoch,
                {sql.CREDENTIAL_SQL} AS credential,
-               (SELECT count(*) FROM notifications_notification n
-                WHERE n.user_id = u.id AND NOT n.read) AS notifications_unread
+               {live.unread_sql("u.id")} AS notifications_unread
         FROM accounts_user u WHERE u.id = $1
     )
     SELECT u.id AS user_id, u.username AS user_username, u.avatar AS user_avatar,

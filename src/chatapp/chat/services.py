@@ -11,8 +11,9 @@ from chatapp.accounts.serializers import user_shape_of
 from chatapp.chat import message_sql, selectors, sql
 from chatapp.chat.message_sql import Change, MessageRow
 from chatapp.chat.serializers import message_shape, shorten
-from chatapp.chat.sql import NotificationRow
 from chatapp.core import metrics
+from chatapp.notifications import live
+from chatapp.notifications.live import NotificationRow
 from chatapp.notifications.services import notification_create_for
 from chatapp.realtime import events
 from chatapp.realtime.hub import hub
@@ -183,7 +184,7 @@ async def _notify_peer(row: MessageRow, peer: int) -> None:
     """One private_message notification per room for a peer not looking at it."""
     if await hub().is_online(row.room_id, peer):
         return
-    note = await sql.private_message_notify(
+    note = await live.private_message_notify(
         room_id=row.room_id,
         user_id=peer,
         actor_id=row.author_id,
@@ -217,7 +218,7 @@ async def room_read(*, room_id: int, user_id: int, seq: int) -> int:
         receipt = wire.ReadReceiptFrame(room=room_id, user=user_id, seq=marker.seq)
         await events.to_user(marker.receipt_to, receipt)
     if unread == 0:
-        notifications_unread = await sql.private_message_notifications_clear(
+        notifications_unread = await live.private_message_notifications_clear(
             room_id=room_id, user_id=user_id
         )
         if notifications_unread >= 0:

@@ -1,103 +1,16 @@
-"""The hot path's SQL: message send, history, resume, read markers, through one
-asyncpg pool per worker process.
-
-The ORM from async code runs every query on one shared thread per process; these
-queries run on the event loop instead. The pool opens at ASGI lifespan startup
-(``open_pool``) and closes at shutdown; code running outside a lifespan (tests,
-management commands), or a worker that started while PostgreSQL was down, gets
-one opened on first use, per event loop.
-"""
+"""The hot path's SQL: read markers, sessions and API tokens at the handshake,
+through the asyncpg pool (``chatapp.core.pg``). Messages have their own module
+(``message_sql``); notifications are written by the notifications app only
+(``notifications.live``)."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
-import asyncpg
-from django.conf import settings
+from chatapp.core.pg import close_pool, open_pool, pool
 
-from chatapp.core.outages import is_outage
-
-logger = logging.getLogger(__name__)
-
-# Seconds to wait for a new connection, as Django's connect_timeout.
-CONNECT_TIMEOUT = 5
-
-_pools: dict[asyncio.AbstractEventLoop, asyncpg.Pool] = {}
-_lock_by_loop: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
-
-
-def _connect_kwargs() -> dict[str, Any]:
-    db = settings.DATABASES["default"]
-    options = db.get("OPTIONS", {})
-    return {
-        "host": db.get("HOST") or options.get("host") or None,
-        "port": int(db.get("PORT") or options.get("port") or 5432),
-        "user": db.get("USER") or None,
-        "password": db.get("PASSWORD") or None,
-        "database": db.get("NAME"),
-    }
-
-
-async def open_pool() -> None:
-    """Open this event loop's pool at startup, so the first requests find it warm.
-
-    PostgreSQL being down then does not stop the worker: it starts, answers 503
-    meanwhile, and ``pool()`` opens the pool on first use once PostgreSQL is back.
-    """
-    try:
-        await pool()
-    except Exception as exc:
-        if not is_outage(exc):
-            raise
-        logger.warning("asyncpg pool not opened at startup (%r); it opens on first use", exc)
-
-
-async def close_pool() -> None:
-    loop = asyncio.get_running_loop()
-    pool = _pools.pop(loop, None)
-    _lock_by_loop.pop(loop, None)
-    if pool is not None:
-        await pool.close()
-
-
-async def pool() -> asyncpg.Pool:
-    """This event loop's pool, opened now if it is not open yet.
-
-    A pool that failed to open is not kept (asyncpg closes it), so every call
-    while PostgreSQL is down raises an outage, and the first call after it is
-    back opens the pool. Once open, the pool replaces connections that
-    PostgreSQL dropped by itself, on their next use.
-    """
-    loop = asyncio.get_running_loop()
-    found = _pools.get(loop)
-    if found is not None:
-        return found
-    async with _lock_by_loop.setdefault(loop, asyncio.Lock()):
-        found = _pools.get(loop)
-        if found is None:
-            found = await asyncpg.create_pool(
-                **_connect_kwargs(),
-                min_size=settings.CHAT_DB_POOL_MIN,
-                max_size=settings.CHAT_DB_POOL_MAX,
-                command_timeout=30,
-                # asyncpg's default waits 60 s for a host that does not answer.
-                timeout=CONNECT_TIMEOUT,
-                reset=_keep_session,
-            )
-            _pools[loop] = found
-        return found
-
-
-async def _keep_session(connection: asyncpg.Connection) -> None:
-    """What a connection needs on its way back to the pool, beyond the rollback
-    of an open transaction that asyncpg always does: nothing. These queries
-    set no session state (no SET, LISTEN, cursors or advisory locks), and
-    asyncpg's default reset costs one more round trip for every query."""
+__all__ = ["close_pool", "open_pool", "pool"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,27 +138,6 @@ async def current_sessions(
     return {(r["session_key"], r["user_id"], r["credential"]) for r in records}
 
 
-async def notifications_unread(user_id: int) -> int:
-    return int(
-        await (await pool()).fetchval(
-            "SELECT count(*) FROM notifications_notification WHERE user_id = $1 AND NOT read",
-            user_id,
-        )
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class NotificationRow:
-    id: int
-    user_id: int
-    kind: str
-    text: str
-    url: str
-    created_at: datetime
-    read: bool
-    unread: int
-
-
 async def private_room_peer(room_id: int, user_id: int) -> int | None:
     """The other member of a private room; None for a public room."""
     return await (await pool()).fetchval(
@@ -254,52 +146,6 @@ async def private_room_peer(room_id: int, user_id: int) -> int | None:
         room_id,
         user_id,
     )
-
-
-async def private_message_notify(
-    *, room_id: int, user_id: int, actor_id: int, text: str, url: str
-) -> NotificationRow:
-    """Upsert the user's one unread private_message notification of the room,
-    updated with the latest message."""
-    record = await (await pool()).fetchrow(
-        """
-        WITH upsert AS (
-            INSERT INTO notifications_notification
-                (user_id, kind, actor_id, text, url, room_id, created_at, read)
-            VALUES ($2, 'private_message', $3, $4, $5, $1, now(), false)
-            ON CONFLICT (user_id, room_id) WHERE kind = 'private_message' AND NOT read
-            DO UPDATE SET actor_id = EXCLUDED.actor_id, text = EXCLUDED.text,
-                          url = EXCLUDED.url, created_at = now()
-            RETURNING id, user_id, kind, text, url, created_at, read, (xmax = 0) AS inserted
-        )
-        SELECT upsert.*,
-               (SELECT count(*) FROM notifications_notification n
-                WHERE n.user_id = upsert.user_id AND NOT n.read) + upsert.inserted::int AS unread
-        FROM upsert
-        """,
-        room_id,
-        user_id,
-        actor_id,
-        text,
-        url,
-    )
-    values = dict(record)
-    values.pop("inserted")
-    values["unread"] = int(values["unread"])
-    return NotificationRow(**values)
-
-
-async def private_message_notifications_clear(*, room_id: int, user_id: int) -> int:
-    """Mark the user's private_message notification of the room read; returns
-    the user's unread notification count, or -1 when there was none to clear."""
-    cleared = await (await pool()).fetchval(
-        """UPDATE notifications_notification SET read = true
-        WHERE user_id = $1 AND room_id = $2 AND kind = 'private_message' AND NOT read
-        RETURNING id""",
-        user_id,
-        room_id,
-    )
-    return -1 if cleared is None else await notifications_unread(user_id)
 
 
 async def session_data(session_key: str) -> str | None:
