@@ -7,7 +7,7 @@ from asgiref.sync import sync_to_async
 
 from chatapp.bench import search as bench
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 async def test_seeding_then_searching_as_the_member_of_some_rooms() -> None:

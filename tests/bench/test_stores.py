@@ -6,7 +6,7 @@ import pytest
 
 from chatapp.bench import stores
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 async def test_a_round_counts_what_it_stored() -> None:
