@@ -10,41 +10,14 @@ import httpx
 import pytest
 from django.test import AsyncClient
 
-from chatapp.chat import message_sql, sql
 from chatapp.chat.models import Membership, Message, Room
+from tests.chat.conftest import post, the_lobby
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
-@pytest.fixture
-async def alice(make_user) -> AsyncIterator[AsyncClient]:
-    from asgiref.sync import sync_to_async
-    from django.db import connections
-
-    client = AsyncClient()
-    await client.aforce_login(await sync_to_async(make_user)("alice"))
-    yield client
-    await sql.close_pool()
-    await sync_to_async(connections.close_all)()
-
-
-async def _lobby() -> Room:
-    return await Room.objects.aget(kind="public", title="Lobby")
-
-
-async def _post(author: str, body: str, room: Room | None = None) -> message_sql.MessageRow:
-    from chatapp.accounts.models import User
-
-    user, _ = await User.objects.aget_or_create(username=author, email=f"{author}@example.com")
-    room = room or await _lobby()
-    row, _ = await message_sql.message_insert(
-        room_id=room.pk, author_id=user.pk, body=body, client_id=None
-    )
-    return row
-
-
 async def test_patch_edits_ones_own_message(alice: AsyncClient) -> None:
-    row = await _post("alice", "helo")
+    row = await post("alice", "helo")
     answer = await alice.patch(
         f"/api/messages/{row.id}", {"body": " hello "}, content_type="application/json"
     )
@@ -58,12 +31,12 @@ async def test_patch_edits_ones_own_message(alice: AsyncClient) -> None:
 async def test_patch_refuses_others_empty_bodies_and_late_edits(
     alice: AsyncClient, settings
 ) -> None:
-    theirs = await _post("bob", "bob's")
+    theirs = await post("bob", "bob's")
     answer = await alice.patch(
         f"/api/messages/{theirs.id}", {"body": "x"}, content_type="application/json"
     )
     assert (answer.status_code, answer.json()["error"]["code"]) == (403, "not_author")
-    mine = await _post("alice", "mine")
+    mine = await post("alice", "mine")
     answer = await alice.patch(
         f"/api/messages/{mine.id}", {"body": "  "}, content_type="application/json"
     )
@@ -90,7 +63,7 @@ async def test_messages_of_rooms_one_cannot_read_are_404(
     private = await Room.objects.acreate(kind="private", title="b&c", user_low=bob, user_high=carol)
     await Membership.objects.acreate(room=private, user=bob)
     await Membership.objects.acreate(room=private, user=carol)
-    secret = await _post("bob", "secret", private)
+    secret = await post("bob", "secret", private)
     for method, path in (
         ("patch", f"/api/messages/{secret.id}"),
         ("delete", f"/api/messages/{secret.id}"),
@@ -107,12 +80,12 @@ async def test_messages_of_rooms_one_cannot_read_are_404(
 
 
 async def test_delete_answers_the_deleted_message(alice: AsyncClient) -> None:
-    mine = await _post("alice", "oops")
+    mine = await post("alice", "oops")
     answer = await alice.delete(f"/api/messages/{mine.id}")
     assert answer.status_code == 200
     message = answer.json()
     assert (message["deleted"], message["body"], message["seq"]) == (True, "", 1)
-    theirs = await _post("bob", "not yours")
+    theirs = await post("bob", "not yours")
     answer = await alice.delete(f"/api/messages/{theirs.id}")
     assert (answer.status_code, answer.json()["error"]["code"]) == (403, "not_author")
 
@@ -139,7 +112,7 @@ async def bearer(alice: AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
 
 async def test_reactions_by_url(bearer: httpx.AsyncClient) -> None:
     alice = bearer
-    row = await _post("bob", "nice")
+    row = await post("bob", "nice")
     path = f"/api/messages/{row.id}/reactions/{quote('❤️')}"
     answer = await alice.put(path)
     assert answer.status_code == 200
@@ -157,8 +130,8 @@ async def test_reactions_by_url(bearer: httpx.AsyncClient) -> None:
 
 
 async def test_changes_page_by_revision(alice: AsyncClient, bearer: httpx.AsyncClient) -> None:
-    lobby = await _lobby()
-    rows = [await _post("alice", f"m{i}") for i in range(3)]
+    lobby = await the_lobby()
+    rows = [await post("alice", f"m{i}") for i in range(3)]
     await alice.patch(
         f"/api/messages/{rows[0].id}", {"body": "m0!"}, content_type="application/json"
     )
@@ -177,9 +150,9 @@ async def test_changes_page_by_revision(alice: AsyncClient, bearer: httpx.AsyncC
 
 
 async def test_a_page_around_a_message_pages_both_ways(alice: AsyncClient) -> None:
-    lobby = await _lobby()
+    lobby = await the_lobby()
     for i in range(10):
-        await _post("alice", f"m{i + 1}")
+        await post("alice", f"m{i + 1}")
     url = f"/api/rooms/{lobby.pk}/messages"
     page = (await alice.get(f"{url}?around_seq=5&limit=4")).json()
     assert [m["seq"] for m in page["messages"]] == [3, 4, 5, 6]

@@ -2,38 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from django.test import AsyncClient
 
-from chatapp.chat import message_sql, sql
+from chatapp.chat import message_sql
 from chatapp.chat.models import Membership, Room
+from tests.chat.conftest import post
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
-
-
-@pytest.fixture
-async def alice(make_user) -> AsyncIterator[AsyncClient]:
-    from asgiref.sync import sync_to_async
-    from django.db import connections
-
-    client = AsyncClient()
-    await client.aforce_login(await sync_to_async(make_user)("alice"))
-    yield client
-    await sql.close_pool()
-    await sync_to_async(connections.close_all)()
-
-
-async def _post(author: str, body: str, room: Room | None = None) -> message_sql.MessageRow:
-    from chatapp.accounts.models import User
-
-    user, _ = await User.objects.aget_or_create(username=author, email=f"{author}@example.com")
-    room = room or await Room.objects.aget(kind="public", title="Lobby")
-    row, _ = await message_sql.message_insert(
-        room_id=room.pk, author_id=user.pk, body=body, client_id=None
-    )
-    return row
 
 
 async def _bodies(client: AsyncClient, query: str) -> list[str]:
@@ -50,7 +26,7 @@ async def test_words_phrases_exclusions_and_word_forms(alice: AsyncClient) -> No
         "nous avons mangé au café",
         "they were running late",
     ):
-        await _post("bob", body)
+        await post("bob", body)
     assert await _bodies(alice, "cat") == [
         "cat big, not together",
         "a big cat and a dog",
@@ -71,7 +47,7 @@ async def test_words_phrases_exclusions_and_word_forms(alice: AsyncClient) -> No
 
 
 async def test_highlights_mark_the_matches(alice: AsyncClient) -> None:
-    await _post("bob", "Running cats are the best cats")
+    await post("bob", "Running cats are the best cats")
     (result,) = (await alice.get("/api/search", {"q": "cat"})).json()["results"]
     assert result["highlight"] == "Running [[cats]] are the best [[cats]]"
     assert result["body"] == "Running cats are the best cats"
@@ -79,7 +55,7 @@ async def test_highlights_mark_the_matches(alice: AsyncClient) -> None:
 
 
 async def test_pages_go_back_by_id(alice: AsyncClient) -> None:
-    rows = [await _post("bob", f"lunch number {i}") for i in range(5)]
+    rows = [await post("bob", f"lunch number {i}") for i in range(5)]
     page = (await alice.get("/api/search", {"q": "lunch", "limit": 2})).json()
     assert [r["id"] for r in page["results"]] == [rows[4].id, rows[3].id]
     assert page["has_more"] is True
@@ -102,9 +78,9 @@ async def test_only_rooms_the_caller_reads_now_and_never_deleted_messages(
     for room, members in ((theirs, (bob, carol)), (ours, (me, bob))):
         for member in members:
             await Membership.objects.acreate(room=room, user=member)
-    await _post("bob", "secret plans", theirs)
-    await _post("bob", "shared plans", ours)
-    gone = await _post("alice", "deleted plans")
+    await post("bob", "secret plans", theirs)
+    await post("bob", "shared plans", ours)
+    gone = await post("alice", "deleted plans")
     await message_sql.message_delete(message_id=gone.id, user_id=me.pk)
     assert await _bodies(alice, "plans") == ["shared plans"]
     answer = await alice.get("/api/search", {"q": "plans", "room": theirs.pk})
@@ -125,7 +101,7 @@ async def test_empty_or_long_queries_are_400(alice: AsyncClient, query: str) -> 
     ["'; DROP TABLE chat_message; --", "a & b | !c", "(", ":*", '"unclosed', "-", "!!", "<->"],
 )
 async def test_sql_and_tsquery_metacharacters_are_only_text(alice: AsyncClient, query: str) -> None:
-    await _post("bob", "a b c plain words")
+    await post("bob", "a b c plain words")
     answer = await alice.get("/api/search", {"q": query})
     assert answer.status_code == 200
     assert isinstance(answer.json()["results"], list)

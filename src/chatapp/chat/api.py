@@ -66,6 +66,9 @@ async def room_messages(request: HttpRequest, room_id: int) -> HttpResponse:
     )
 
 
+NO_MESSAGE = "A message that does not exist or is in a room the caller can not read."
+
+
 @operation(
     "GET",
     "Messages of a room changed after a revision, lowest revision first",
@@ -96,7 +99,7 @@ async def room_changes(request: HttpRequest, room_id: int) -> HttpResponse:
     answers={200: wire.Message},
     errors={
         403: "Not the author (`not_author`), or too late (`edit_window`).",
-        404: "A message that does not exist or is in a room the caller can not read.",
+        404: NO_MESSAGE,
         413: "A body over CHAT_MESSAGE_MAX_CHARS characters.",
     },
 )
@@ -106,7 +109,7 @@ async def room_changes(request: HttpRequest, room_id: int) -> HttpResponse:
     answers={200: wire.Message},
     errors={
         403: "Neither its author nor a moderator of a public room (`not_author`).",
-        404: "A message that does not exist or is in a room the caller can not read.",
+        404: NO_MESSAGE,
     },
 )
 @api_view("PATCH", "DELETE")
@@ -138,7 +141,7 @@ async def message(request: HttpRequest, message_id: int) -> HttpResponse:
     answers={200: wire.Message},
     errors={
         400: "Not one emoji, a deleted message, or a 21st distinct emoji.",
-        404: "A message that does not exist or is in a room the caller can not read.",
+        404: NO_MESSAGE,
     },
 )
 @operation(
@@ -147,7 +150,7 @@ async def message(request: HttpRequest, message_id: int) -> HttpResponse:
     answers={200: wire.Message},
     errors={
         400: "Not one emoji, or a deleted message.",
-        404: "A message that does not exist or is in a room the caller can not read.",
+        404: NO_MESSAGE,
     },
 )
 @api_view("PUT", "DELETE")
