@@ -458,3 +458,58 @@ async def test_read_receipts_reach_the_peer_only_and_follow_the_setting(
         assert (await alice.recv())["type"] != "read_receipt"
     assert (await selectors.room_for_user(ids["alice"], room)).peer_read_seq is None
     assert (await selectors.room_for_user(ids["bob"], room)).peer_read_seq is None
+
+
+async def test_resuming_after_many_changes_reads_one_query_per_page(
+    connect, session_for, lobby_id, monkeypatch
+) -> None:
+    from chatapp.accounts.models import User
+    from chatapp.chat import message_sql
+    from chatapp.realtime.hub import CATCH_UP_PAGE
+
+    key = await session_for("alice")
+    alice_id = (await User.objects.aget(username="alice")).pk
+    sent = [
+        {
+            "id": (
+                await message_sql.message_insert(
+                    room_id=lobby_id, author_id=alice_id, body=f"m{i}", client_id=None
+                )
+            )[0].id
+        }
+        for i in range(30)
+    ]
+    # While away: 450 changes over the 30 messages, 15 each: the even ones
+    # edited, the odd ones given a reaction and have it taken back, in turn.
+    changes = 450
+    for n in range(changes):
+        message = sent[n % len(sent)]["id"]
+        if n % 2 == 0:
+            await message_sql.message_edit(
+                message_id=message, user_id=alice_id, body=f"edit {n}", window=3600
+            )
+        else:
+            await message_sql.message_react(
+                message_id=message, user_id=alice_id, emoji="👍", on=(n // 30) % 2 == 0
+            )
+    selects: list[str] = []
+    real_select = message_sql._select
+
+    async def counted(conn, where, *args):
+        selects.append(where)
+        return await real_select(conn, where, *args)
+
+    monkeypatch.setattr(message_sql, "_select", counted)
+    monkeypatch.setattr("chatapp.chat.socket.CATCH_UP_PAGE", 7)  # several pages of 30
+    back = await connect(key)
+    await back.recv()
+    await back.send({"type": "subscribe", "room": lobby_id, "after_seq": 30, "after_rev": 30})
+    subscribed = await back.recv_type("subscribed")
+    updates = [await updated(back) for _ in range(len(sent))]
+    assert [m["seq"] for m in updates] == list(range(1, 31))
+    assert max(m["rev"] for m in updates) == subscribed["last_rev"] == 30 + changes
+    assert await quiet(back)
+    # One query a page of 7: 30 changed messages are 5 pages (the last one short),
+    # then one for the new messages; reactions come in the same query, no N+1.
+    assert len(selects) == 5 + 1, selects
+    assert CATCH_UP_PAGE == 200
