@@ -98,6 +98,12 @@ COLUMNS = f"""
 """
 
 
+# The stored columns ``COLUMNS`` reads from a CTE standing for chat_message (not
+# ``search``, a tsvector no answer needs).
+STORED = """id, room_id, seq, author_id, body, created_at, client_id, rev, created_rev,
+    edited_at, deleted, reply_to_id, reply_excerpt, mentions"""
+
+
 def joins(messages: str = "chat_message") -> str:
     """FROM ``messages`` (a table or CTE aliased m) and what ``COLUMNS`` reads."""
     return f"""{messages} m
@@ -246,7 +252,7 @@ async def message_insert(
                             (room_id, seq, author_id, body, client_id, created_at, rev,
                              created_rev, deleted, reply_to_id, reply_excerpt, mentions)
                         VALUES ($1, $2, $3, $4, $5, now(), $6, $6, false, $7, $8, $9)
-                        RETURNING *
+                        RETURNING {STORED}
                     ), own AS (
                         -- an author has read the room up to their own message
                         INSERT INTO chat_membership (room_id, user_id, last_read_seq, joined_at)
@@ -546,7 +552,7 @@ async def chain_after(room_id: int, after_rev: int, limit: int) -> tuple[list[Li
     records = await (await pool()).fetch(
         f"""
         WITH c AS (
-            SELECT *, CASE WHEN created_rev > $2 THEN created_rev ELSE rev END AS key
+            SELECT {STORED}, CASE WHEN created_rev > $2 THEN created_rev ELSE rev END AS key
             FROM chat_message WHERE room_id = $1 AND rev > $2
             ORDER BY key LIMIT $3
         )
