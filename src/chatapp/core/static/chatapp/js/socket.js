@@ -1,12 +1,18 @@
 // The one socket of a tab (docs/protocol.md). It keeps itself connected,
-// resumes every subscribed room from the last seq it delivered, drops
-// duplicates, and keeps unacknowledged sends until the server has stored them.
+// resumes every subscribed room from the last seq and the highest rev it
+// delivered, drops duplicate messages, keeps unacknowledged sends until the
+// server has stored them, and queues edits, deletes and reactions ("changes")
+// until the server has handled them.
 //
 // Events (CustomEvent, the frame or state in `detail`):
 //   status     "connecting" | "connected" | "reconnecting" | "offline"
-//   hello, subscribed, message, ack, history, typing, presence, unread,
-//   notification, notifications_unread, room, room_removed, error
+//   hello, subscribed, message, message_updated, ack, history, typing,
+//   presence, unread, read_receipt, notification, notifications_unread, room,
+//   room_removed, error
 //   sendfailed {clientId, room, code, detail}: the server refused a send for good
+//   changequeued {frame}: an edit, delete or react waits for the server
+//   changesdone {frames}: the server handled these changes
+//   changefailed {frame, code, detail}: the server refused it for good
 
 const CLOSE_UNAUTHENTICATED = 4401;
 const CLOSE_FORBIDDEN = 4403;
@@ -16,6 +22,8 @@ const CLOSE_TOO_MANY_SOCKETS = 4409;
 const CLOSE_TOO_LARGE = 1009;
 // Refusals that no retry can fix: the send is dropped and shown as failed.
 const FINAL_SEND_ERRORS = new Set(["invalid", "too_large", "forbidden", "not_found"]);
+const FINAL_CHANGE_ERRORS = new Set([...FINAL_SEND_ERRORS, "not_author", "edit_window"]);
+const CHANGE_TYPES = new Set(["edit", "delete", "react"]);
 
 export const STATUS = Object.freeze({
   CONNECTING: "connecting",
@@ -59,11 +67,22 @@ export class ChatSocket extends EventTarget {
     this.attempt = 0;
     this.stopped = false;
     this.ready = false; // hello received on the current socket
-    this.rooms = new Map(); // room id -> {lastSeq, ids: Set of message ids}
-    this.pending = new Map(this.#loadPending()); // client_id -> send frame, in order
+    this.rooms = new Map(); // room id -> {lastSeq, lastRev, ids: Set of message ids}
+    const stored = this.#loadPending();
+    // client_id -> send frame, in order
+    this.pending = new Map(stored.filter(([, f]) => f.type === "send"));
+    // ref -> edit, delete or react frame, in order. They have no answer of their
+    // own: a change is done once the server answered a ping written after it
+    // (frames of a socket are handled in order), and writing one again is
+    // harmless (each sets a state: a body, deleted, a reaction on or off).
+    this.changes = new Map(stored.filter(([, f]) => CHANGE_TYPES.has(f.type)));
+    this.changesWritten = []; // refs written on this socket, waiting for the barrier
+    this.barrier = 0; // the ping count that confirms changesWritten
+    this.pings = 0; // pings written on the current socket
+    this.pongs = 0; // pongs received on it
     this.inflight = new Map(); // client_id -> when it was written
     this.pausedUntil = 0; // after a rate_limited answer no send is written before this
-    this.timers = { retry: 0, ping: 0, pong: 0, flush: 0 };
+    this.timers = { retry: 0, ping: 0, pong: 0, flush: 0, changes: 0 };
     this.halted = false; // closed with 4403, 4409 or 1009: reconnecting cannot help
     this.sessionRetries = 0; // handshakes left to find a new session after a 4401
     addEventListener("online", () => this.#wake());
@@ -83,6 +102,13 @@ export class ChatSocket extends EventTarget {
     const ws = new WebSocket(this.url);
     this.ws = ws;
     this.ready = false;
+    // Pings and pongs are counted per socket; changes written on an old one
+    // are written again on this one.
+    this.pings = 0;
+    this.pongs = 0;
+    this.barrier = 0;
+    this.changesWritten = [];
+    clearTimeout(this.timers.changes);
     ws.addEventListener("message", (event) => this.#receive(ws, event.data));
     ws.addEventListener("close", (event) => this.#closed(ws, event.code));
     // A socket that opens but never says hello is as good as dead.
@@ -106,14 +132,18 @@ export class ChatSocket extends EventTarget {
     this.#closed(null, 1006);
   }
 
-  /** Follow a room. With `afterSeq` the server first sends what came after it. */
-  subscribe(room, { afterSeq = null } = {}) {
-    const state = this.rooms.get(room) ?? { lastSeq: null, ids: new Set() };
+  /** Follow a room. With `afterSeq` the server first sends what came after it;
+   * with `afterRev` too, first the changes to older messages since that rev. */
+  subscribe(room, { afterSeq = null, afterRev = null } = {}) {
+    const state = this.rooms.get(room) ?? { lastSeq: null, lastRev: null, ids: new Set() };
     if (afterSeq !== null && (state.lastSeq === null || afterSeq > state.lastSeq)) {
       state.lastSeq = afterSeq;
     }
+    if (afterRev !== null && (state.lastRev === null || afterRev > state.lastRev)) {
+      state.lastRev = afterRev;
+    }
     this.rooms.set(room, state);
-    this.#write({ type: "subscribe", room, after_seq: state.lastSeq });
+    this.#write(subscribeFrame(room, state));
   }
 
   unsubscribe(room) {
@@ -122,8 +152,9 @@ export class ChatSocket extends EventTarget {
   }
 
   /** Queue a message; it is (re)sent until acknowledged. Returns its client_id. */
-  send(room, body) {
+  send(room, body, { replyTo = null } = {}) {
     const frame = { type: "send", room, body, client_id: newClientId() };
+    if (replyTo !== null) frame.reply_to = replyTo;
     this.pending.set(frame.client_id, frame);
     this.#savePending();
     this.#flush();
@@ -144,6 +175,28 @@ export class ChatSocket extends EventTarget {
     this.#write({ type: "history", room, before_seq: beforeSeq, limit });
   }
 
+  /** A page of messages centred on a seq (answered by a `history` frame). */
+  historyAround(room, seq, limit = 50) {
+    return this.#write({ type: "history", room, around_seq: seq, limit });
+  }
+
+  edit(room, message, body) {
+    return this.#change({ type: "edit", room, message, body });
+  }
+
+  delete(room, message) {
+    return this.#change({ type: "delete", room, message });
+  }
+
+  react(room, message, emoji, on) {
+    return this.#change({ type: "react", room, message, emoji, on });
+  }
+
+  /** Changes not yet handled by the server, in the order they were made. */
+  changesFor(room) {
+    return [...this.changes.values()].filter((frame) => frame.room === room);
+  }
+
   typing(room) {
     this.#write({ type: "typing", room });
   }
@@ -160,6 +213,76 @@ export class ChatSocket extends EventTarget {
       return true;
     }
     return false; // written again by #resume once the socket is back
+  }
+
+  #change(frame) {
+    frame.ref = newClientId();
+    this.changes.set(frame.ref, frame);
+    this.#savePending();
+    this.#emit("changequeued", { frame });
+    this.#flushChanges();
+    return frame.ref;
+  }
+
+  /** Write every queued change not yet written on this socket, then a ping
+   * whose pong confirms them all. */
+  #flushChanges() {
+    if (!this.ready || this.changes.size === 0) return;
+    const wait = this.pausedUntil - Date.now();
+    if (wait > 0) {
+      clearTimeout(this.timers.changes);
+      this.timers.changes = setTimeout(() => this.#flushChanges(), wait);
+      return;
+    }
+    const written = new Set(this.changesWritten);
+    let wrote = false;
+    for (const frame of this.changes.values()) {
+      if (written.has(frame.ref)) continue;
+      if (!this.#write(frame)) return;
+      this.changesWritten.push(frame.ref);
+      wrote = true;
+    }
+    if (!wrote || !this.#write({ type: "ping" })) return;
+    this.pings += 1;
+    this.barrier = this.pings;
+    // No pong (the ping itself was refused as too many frames): write them again.
+    clearTimeout(this.timers.changes);
+    this.timers.changes = setTimeout(() => {
+      this.changesWritten = [];
+      this.#flushChanges();
+    }, this.timing.ackWithin);
+  }
+
+  #pong() {
+    this.pongs += 1;
+    if (this.pongs < this.barrier || this.changesWritten.length === 0) return;
+    clearTimeout(this.timers.changes);
+    const frames = this.changesWritten.map((ref) => this.changes.get(ref)).filter(Boolean);
+    for (const ref of this.changesWritten) this.changes.delete(ref);
+    this.changesWritten = [];
+    this.#savePending();
+    this.#emit("changesdone", { frames });
+    this.#flushChanges(); // those queued meanwhile
+  }
+
+  #changeRefused(frame) {
+    const change = this.changes.get(frame.ref);
+    if (FINAL_CHANGE_ERRORS.has(frame.code)) {
+      this.changes.delete(frame.ref);
+      this.changesWritten = this.changesWritten.filter((ref) => ref !== frame.ref);
+      this.#savePending();
+      this.#emit("changefailed", { frame: change, code: frame.code, detail: frame.detail });
+    } else {
+      // rate_limited or unavailable: write everything unconfirmed again later.
+      this.#retryChangesLater();
+    }
+  }
+
+  #retryChangesLater() {
+    this.changesWritten = [];
+    this.barrier = 0;
+    this.pausedUntil = Date.now() + this.timing.rateLimitedRetry;
+    this.#flushChanges();
   }
 
   #receive(ws, data) {
@@ -185,7 +308,13 @@ export class ChatSocket extends EventTarget {
         this.#resume();
         return;
       case "message":
+        this.#seenRev(frame.message);
         if (!this.#accept(frame.message)) return;
+        break;
+      case "message_updated":
+        // Always passed on: the view keeps the copy with the highest rev.
+        if (!this.rooms.has(frame.message.room)) return;
+        this.#seenRev(frame.message);
         break;
       case "ack":
         this.discard(frame.client_id);
@@ -194,19 +323,34 @@ export class ChatSocket extends EventTarget {
       case "error":
         if (frame.ref && this.pending.has(frame.ref)) {
           this.#sendRefused(frame);
-        } else if (frame.code === "rate_limited" && this.inflight.size) {
-          // Too many frames: the server dropped one, maybe a send. Send again later.
-          this.inflight.clear();
-          this.pausedUntil = Date.now() + this.timing.rateLimitedRetry;
-          this.#flush();
+        } else if (frame.ref && this.changes.has(frame.ref)) {
+          this.#changeRefused(frame);
+        } else if (frame.code === "rate_limited") {
+          // Too many frames: the server dropped one, maybe a send or a change.
+          // Write them again later.
+          if (this.inflight.size) {
+            this.inflight.clear();
+            this.pausedUntil = Date.now() + this.timing.rateLimitedRetry;
+            this.#flush();
+          }
+          if (this.changesWritten.length) this.#retryChangesLater();
         }
         break;
       case "pong":
+        this.#pong();
         return;
       default:
         break;
     }
     this.#emit(frame.type, frame);
+  }
+
+  /** The room's highest rev, from `message` and `message_updated` alike: a
+   * resume asks for the changes after it. */
+  #seenRev(message) {
+    const state = this.rooms.get(message.room);
+    if (!state || typeof message.rev !== "number") return;
+    if (state.lastRev === null || message.rev > state.lastRev) state.lastRev = message.rev;
   }
 
   /** In order, once: a message at or below the room's last seq was delivered. */
@@ -264,10 +408,11 @@ export class ChatSocket extends EventTarget {
    * was never acknowledged. */
   #resume() {
     for (const [room, state] of this.rooms) {
-      this.#write({ type: "subscribe", room, after_seq: state.lastSeq });
+      this.#write(subscribeFrame(room, state));
     }
     this.inflight.clear();
     this.#flush();
+    this.#flushChanges();
   }
 
   #closed(ws, code) {
@@ -328,6 +473,7 @@ export class ChatSocket extends EventTarget {
     clearTimeout(this.timers.pong);
     this.timers.ping = setTimeout(() => {
       if (!this.#write({ type: "ping" })) return;
+      this.pings += 1;
       const ws = this.ws;
       this.timers.pong = setTimeout(() => this.#abandon(ws), this.timing.pongWithin);
     }, this.timing.pingEvery);
@@ -348,7 +494,9 @@ export class ChatSocket extends EventTarget {
     if (!this.storageKey) return [];
     try {
       const frames = JSON.parse(sessionStorage.getItem(this.storageKey) ?? "[]");
-      return frames.filter((f) => f && f.client_id).map((f) => [f.client_id, f]);
+      return frames
+        .filter((f) => f && (f.client_id || f.ref))
+        .map((f) => [f.client_id ?? f.ref, f]);
     } catch {
       return [];
     }
@@ -357,11 +505,18 @@ export class ChatSocket extends EventTarget {
   #savePending() {
     if (!this.storageKey) return;
     try {
-      sessionStorage.setItem(this.storageKey, JSON.stringify([...this.pending.values()]));
+      const frames = [...this.pending.values(), ...this.changes.values()];
+      sessionStorage.setItem(this.storageKey, JSON.stringify(frames));
     } catch {
       // storage full or disabled: the sends still live in memory
     }
   }
+}
+
+function subscribeFrame(room, state) {
+  const frame = { type: "subscribe", room, after_seq: state.lastSeq };
+  if (state.lastSeq !== null && state.lastRev !== null) frame.after_rev = state.lastRev;
+  return frame;
 }
 
 function goToLogin() {
