@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import time
 
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.browser.support import PHONE, LiveServer, PageProblems, UserFactory, api
 from tests.browser.test_chat import (
@@ -472,3 +472,53 @@ def test_message_search_shows_highlights_and_opens_the_room_there(
     alice.page.goto("/chat/")
     alice.page.goto(f"/?around={seq}")
     expect(item(alice.page, f"{word}</b> first")).to_be_focused()
+
+
+# Each element of a message <li> as "tag.class class", depth first.
+SHAPE = """li => [li, ...li.querySelectorAll('*')].map(
+    e => e.tagName.toLowerCase() + '.' + [...e.classList].sort().join(' '))"""
+
+
+def test_the_server_renders_messages_with_the_markup_the_script_uses(
+    browser: Browser, browser_user: UserFactory, chat_server: LiveServer
+) -> None:
+    alice = browser_user()
+    open_lobby(alice)
+    tag = mark()
+    say(alice.page, f"{tag} quoted")
+    quoted = int(sent(alice.page, f"{tag} quoted").get_attribute("data-id") or 0)
+    room = lobby_id(alice)
+    alice.page.evaluate(
+        "([room, tag, id]) => window.chatapp.socket.send(room, `${tag} reply`, { replyTo: id })",
+        [room, tag, quoted],
+    )
+    reply = sent(alice.page, f"{tag} reply")
+    edit_via_menu(alice.page, f"{tag} reply", f"{tag} reply, edited")
+    react_with(alice.page, f"{tag} reply, edited", "thumbs up", re.compile(r"^thumbs up"))
+    expect(chip(alice.page, f"{tag} reply", "👍")).to_have_text("👍 1")
+    menu_action(alice.page, f"{tag} quoted", "Delete…")
+    alice.page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+    expect(reply.locator(".quote")).to_have_text(f"{alice.username} deleted")
+    scripted = reply.evaluate(SHAPE)
+
+    # The same page without script: what the server rendered.
+    plain = browser.new_context(
+        base_url=chat_server.base,
+        java_script_enabled=False,
+        storage_state=alice.context.storage_state(),
+    )
+    try:
+        page = plain.new_page()
+        page.goto("/")
+        served = item(page, f"{tag} reply, edited")
+        expect(served.locator(".quote")).to_have_text(f"{alice.username} deleted")
+        expect(served.locator(".edited")).to_be_visible()
+        expect(served.locator("button.reaction")).to_have_text("👍 1")
+        expect(served.locator("button.reaction")).to_have_attribute("aria-pressed", "true")
+        gone = page.locator("#messages li.message", has_text="This message was deleted")
+        expect(gone).to_have_count(1)
+        expect(gone.locator(".edited")).to_be_hidden()
+        assert served.evaluate(SHAPE) == scripted
+        assert page.locator("template#message-template").count() == 1
+    finally:
+        plain.close()
