@@ -14,6 +14,8 @@
 //   changesdone {frames}: the server handled these changes
 //   changefailed {frame, code, detail}: the server refused it for good
 
+import { CHANGE_TYPES, ChangeQueue } from "./changes.js";
+
 const CLOSE_UNAUTHENTICATED = 4401;
 const CLOSE_FORBIDDEN = 4403;
 // The user opened more tabs than the server allows; the newest win. Coming
@@ -22,8 +24,6 @@ const CLOSE_TOO_MANY_SOCKETS = 4409;
 const CLOSE_TOO_LARGE = 1009;
 // Refusals that no retry can fix: the send is dropped and shown as failed.
 const FINAL_SEND_ERRORS = new Set(["invalid", "too_large", "forbidden", "not_found"]);
-const FINAL_CHANGE_ERRORS = new Set([...FINAL_SEND_ERRORS, "not_author", "edit_window"]);
-const CHANGE_TYPES = new Set(["edit", "delete", "react"]);
 
 export const STATUS = Object.freeze({
   CONNECTING: "connecting",
@@ -71,18 +71,19 @@ export class ChatSocket extends EventTarget {
     const stored = this.#loadPending();
     // client_id -> send frame, in order
     this.pending = new Map(stored.filter(([, f]) => f.type === "send"));
-    // ref -> edit, delete or react frame, in order. They have no answer of their
-    // own: a change is done once the server answered a ping written after it
-    // (frames of a socket are handled in order), and writing one again is
-    // harmless (each sets a state: a body, deleted, a reaction on or off).
-    this.changes = new Map(stored.filter(([, f]) => CHANGE_TYPES.has(f.type)));
-    this.changesWritten = []; // refs written on this socket, waiting for the barrier
-    this.barrier = 0; // the ping count that confirms changesWritten
-    this.pings = 0; // pings written on the current socket
-    this.pongs = 0; // pongs received on it
+    // Edits, deletes and reactions until the server has handled them.
+    this.changes = new ChangeQueue({
+      write: (frame) => this.#write(frame),
+      done: (frames) => this.#emit("changesdone", { frames }),
+      failed: (frame, code, detail) => this.#emit("changefailed", { frame, code, detail }),
+      saved: () => this.#savePending(),
+      retryAfter: rateLimitedRetry,
+      confirmWithin: ackWithin,
+    });
+    this.changes.load(stored.filter(([, f]) => CHANGE_TYPES.has(f.type)).map(([, f]) => f));
     this.inflight = new Map(); // client_id -> when it was written
     this.pausedUntil = 0; // after a rate_limited answer no send is written before this
-    this.timers = { retry: 0, ping: 0, pong: 0, flush: 0, changes: 0 };
+    this.timers = { retry: 0, ping: 0, pong: 0, flush: 0 };
     this.halted = false; // closed with 4403, 4409 or 1009: reconnecting cannot help
     this.sessionRetries = 0; // handshakes left to find a new session after a 4401
     addEventListener("online", () => this.#wake());
@@ -102,13 +103,7 @@ export class ChatSocket extends EventTarget {
     const ws = new WebSocket(this.url);
     this.ws = ws;
     this.ready = false;
-    // Pings and pongs are counted per socket; changes written on an old one
-    // are written again on this one.
-    this.pings = 0;
-    this.pongs = 0;
-    this.barrier = 0;
-    this.changesWritten = [];
-    clearTimeout(this.timers.changes);
+    this.changes.reset(); // what an old socket had is written again on this one
     ws.addEventListener("message", (event) => this.#receive(ws, event.data));
     ws.addEventListener("close", (event) => this.#closed(ws, event.code));
     // A socket that opens but never says hello is as good as dead.
@@ -217,72 +212,9 @@ export class ChatSocket extends EventTarget {
 
   #change(frame) {
     frame.ref = newClientId();
-    this.changes.set(frame.ref, frame);
-    this.#savePending();
+    this.changes.add(frame);
     this.#emit("changequeued", { frame });
-    this.#flushChanges();
     return frame.ref;
-  }
-
-  /** Write every queued change not yet written on this socket, then a ping
-   * whose pong confirms them all. */
-  #flushChanges() {
-    if (!this.ready || this.changes.size === 0) return;
-    const wait = this.pausedUntil - Date.now();
-    if (wait > 0) {
-      clearTimeout(this.timers.changes);
-      this.timers.changes = setTimeout(() => this.#flushChanges(), wait);
-      return;
-    }
-    const written = new Set(this.changesWritten);
-    let wrote = false;
-    for (const frame of this.changes.values()) {
-      if (written.has(frame.ref)) continue;
-      if (!this.#write(frame)) return;
-      this.changesWritten.push(frame.ref);
-      wrote = true;
-    }
-    if (!wrote || !this.#write({ type: "ping" })) return;
-    this.pings += 1;
-    this.barrier = this.pings;
-    // No pong (the ping itself was refused as too many frames): write them again.
-    clearTimeout(this.timers.changes);
-    this.timers.changes = setTimeout(() => {
-      this.changesWritten = [];
-      this.#flushChanges();
-    }, this.timing.ackWithin);
-  }
-
-  #pong() {
-    this.pongs += 1;
-    if (this.pongs < this.barrier || this.changesWritten.length === 0) return;
-    clearTimeout(this.timers.changes);
-    const frames = this.changesWritten.map((ref) => this.changes.get(ref)).filter(Boolean);
-    for (const ref of this.changesWritten) this.changes.delete(ref);
-    this.changesWritten = [];
-    this.#savePending();
-    this.#emit("changesdone", { frames });
-    this.#flushChanges(); // those queued meanwhile
-  }
-
-  #changeRefused(frame) {
-    const change = this.changes.get(frame.ref);
-    if (FINAL_CHANGE_ERRORS.has(frame.code)) {
-      this.changes.delete(frame.ref);
-      this.changesWritten = this.changesWritten.filter((ref) => ref !== frame.ref);
-      this.#savePending();
-      this.#emit("changefailed", { frame: change, code: frame.code, detail: frame.detail });
-    } else {
-      // rate_limited or unavailable: write everything unconfirmed again later.
-      this.#retryChangesLater();
-    }
-  }
-
-  #retryChangesLater() {
-    this.changesWritten = [];
-    this.barrier = 0;
-    this.pausedUntil = Date.now() + this.timing.rateLimitedRetry;
-    this.#flushChanges();
   }
 
   #receive(ws, data) {
@@ -324,7 +256,7 @@ export class ChatSocket extends EventTarget {
         if (frame.ref && this.pending.has(frame.ref)) {
           this.#sendRefused(frame);
         } else if (frame.ref && this.changes.has(frame.ref)) {
-          this.#changeRefused(frame);
+          this.changes.refused(frame);
         } else if (frame.code === "rate_limited") {
           // Too many frames: the server dropped one, maybe a send or a change.
           // Write them again later.
@@ -333,11 +265,11 @@ export class ChatSocket extends EventTarget {
             this.pausedUntil = Date.now() + this.timing.rateLimitedRetry;
             this.#flush();
           }
-          if (this.changesWritten.length) this.#retryChangesLater();
+          this.changes.retryLater();
         }
         break;
       case "pong":
-        this.#pong();
+        this.changes.pong();
         return;
       default:
         break;
@@ -412,7 +344,7 @@ export class ChatSocket extends EventTarget {
     }
     this.inflight.clear();
     this.#flush();
-    this.#flushChanges();
+    this.changes.flush();
   }
 
   #closed(ws, code) {
@@ -473,7 +405,7 @@ export class ChatSocket extends EventTarget {
     clearTimeout(this.timers.pong);
     this.timers.ping = setTimeout(() => {
       if (!this.#write({ type: "ping" })) return;
-      this.pings += 1;
+      this.changes.pinged();
       const ws = this.ws;
       this.timers.pong = setTimeout(() => this.#abandon(ws), this.timing.pongWithin);
     }, this.timing.pingEvery);
