@@ -4,12 +4,22 @@ catching up on changes after a reconnect, and changes made offline replayed."""
 
 from __future__ import annotations
 
+import os
 import re
 import time
+from pathlib import Path
 
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.browser.support import PHONE, LiveServer, PageProblems, UserFactory, api
+from tests.browser.support import (
+    PHONE,
+    LiveServer,
+    PageProblems,
+    UserFactory,
+    api,
+    fresh_database,
+    new_user,
+)
 from tests.browser.test_chat import (
     befriend,
     composer,
@@ -522,3 +532,35 @@ def test_the_server_renders_messages_with_the_markup_the_script_uses(
         assert page.locator("template#message-template").count() == 1
     finally:
         plain.close()
+
+
+def test_an_edit_after_the_window_is_refused_on_the_message(
+    browser: Browser, page_problems: PageProblems, tmp_path: Path
+) -> None:
+    """On a server of its own whose edit window is two seconds."""
+    with fresh_database(os.environ["DATABASE_URL"]) as database_url:
+        server = LiveServer.in_folder(tmp_path, database_url)
+        server.env["CHAT_EDIT_WINDOW"] = "2"
+        server.start()
+        alice = new_user(browser, server.base)
+        page_problems.watch(alice.context)
+        try:
+            page = alice.page
+            open_lobby(alice)
+            tag = mark()
+            say(page, f"{tag} typo")
+            target = sent(page, f"{tag} typo")
+            created = target.locator("time").get_attribute("datetime")
+            # Past the window (measured from the stored time, by the page's clock).
+            page.wait_for_timeout(2500)
+            assert page.evaluate(f"Date.now() - Date.parse('{created}')") > 2000
+            edit_via_menu(page, f"{tag} typo", f"{tag} fixed")
+            state = target.locator(".state")
+            expect(state).to_have_text(re.compile(r"^Not saved: "))
+            expect(state).to_have_attribute("data-error", "edit_window")
+            expect(target.locator(".body")).to_have_text(f"{tag} typo")
+            expect(target.locator(".edited")).to_be_hidden()
+            no_changes_queued(page)
+        finally:
+            alice.context.close()
+            server.stop()
