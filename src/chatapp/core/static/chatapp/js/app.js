@@ -7,6 +7,7 @@ import { pageData } from "./render.js";
 import { RoomView } from "./room.js";
 import { RoomList } from "./rooms.js";
 import { RequestsPage } from "./requests.js";
+import { MessageSearch } from "./msgsearch.js";
 import { PeopleSearch } from "./search.js";
 import { ChatSocket } from "./socket.js";
 
@@ -85,7 +86,12 @@ function main() {
   }
   const conversation = document.getElementById("room");
   if (conversation && room) {
-    new RoomView(conversation, socket, me, room, pageData("room-messages", []));
+    const view = new RoomView(conversation, socket, me, room, pageData("room-messages", []));
+    const messageSearch = document.getElementById("message-search");
+    if (messageSearch) {
+      messageSearch.hidden = false; // it needs script
+      new MessageSearch(messageSearch, view);
+    }
   }
   socket.connect();
 }

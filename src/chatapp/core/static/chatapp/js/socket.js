@@ -1,12 +1,20 @@
 // The one socket of a tab (docs/protocol.md). It keeps itself connected,
-// resumes every subscribed room from the last seq it delivered, drops
-// duplicates, and keeps unacknowledged sends until the server has stored them.
+// resumes every subscribed room from the last seq and the highest rev it
+// delivered, drops duplicate messages, keeps unacknowledged sends until the
+// server has stored them, and queues edits, deletes and reactions ("changes")
+// until the server has handled them.
 //
 // Events (CustomEvent, the frame or state in `detail`):
 //   status     "connecting" | "connected" | "reconnecting" | "offline"
-//   hello, subscribed, message, ack, history, typing, presence, unread,
-//   notification, notifications_unread, room, room_removed, error
+//   hello, subscribed, message, message_updated, ack, history, typing,
+//   presence, unread, read_receipt, notification, notifications_unread, room,
+//   room_removed, error
 //   sendfailed {clientId, room, code, detail}: the server refused a send for good
+//   changequeued {frame}: an edit, delete or react waits for the server
+//   changesdone {frames}: the server handled these changes
+//   changefailed {frame, code, detail}: the server refused it for good
+
+import { CHANGE_TYPES, ChangeQueue } from "./changes.js";
 
 const CLOSE_UNAUTHENTICATED = 4401;
 const CLOSE_FORBIDDEN = 4403;
@@ -59,8 +67,20 @@ export class ChatSocket extends EventTarget {
     this.attempt = 0;
     this.stopped = false;
     this.ready = false; // hello received on the current socket
-    this.rooms = new Map(); // room id -> {lastSeq, ids: Set of message ids}
-    this.pending = new Map(this.#loadPending()); // client_id -> send frame, in order
+    this.rooms = new Map(); // room id -> {lastSeq, lastRev, ids: Set of message ids}
+    const stored = this.#loadPending();
+    // client_id -> send frame, in order
+    this.pending = new Map(stored.filter(([, f]) => f.type === "send"));
+    // Edits, deletes and reactions until the server has handled them.
+    this.changes = new ChangeQueue({
+      write: (frame) => this.#write(frame),
+      done: (frames) => this.#emit("changesdone", { frames }),
+      failed: (frame, code, detail) => this.#emit("changefailed", { frame, code, detail }),
+      saved: () => this.#savePending(),
+      retryAfter: rateLimitedRetry,
+      confirmWithin: ackWithin,
+    });
+    this.changes.load(stored.filter(([, f]) => CHANGE_TYPES.has(f.type)).map(([, f]) => f));
     this.inflight = new Map(); // client_id -> when it was written
     this.pausedUntil = 0; // after a rate_limited answer no send is written before this
     this.timers = { retry: 0, ping: 0, pong: 0, flush: 0 };
@@ -83,6 +103,7 @@ export class ChatSocket extends EventTarget {
     const ws = new WebSocket(this.url);
     this.ws = ws;
     this.ready = false;
+    this.changes.reset(); // what an old socket had is written again on this one
     ws.addEventListener("message", (event) => this.#receive(ws, event.data));
     ws.addEventListener("close", (event) => this.#closed(ws, event.code));
     // A socket that opens but never says hello is as good as dead.
@@ -106,14 +127,18 @@ export class ChatSocket extends EventTarget {
     this.#closed(null, 1006);
   }
 
-  /** Follow a room. With `afterSeq` the server first sends what came after it. */
-  subscribe(room, { afterSeq = null } = {}) {
-    const state = this.rooms.get(room) ?? { lastSeq: null, ids: new Set() };
+  /** Follow a room. With `afterSeq` the server first sends what came after it;
+   * with `afterRev` too, first the changes to older messages since that rev. */
+  subscribe(room, { afterSeq = null, afterRev = null } = {}) {
+    const state = this.rooms.get(room) ?? { lastSeq: null, lastRev: null, ids: new Set() };
     if (afterSeq !== null && (state.lastSeq === null || afterSeq > state.lastSeq)) {
       state.lastSeq = afterSeq;
     }
+    if (afterRev !== null && (state.lastRev === null || afterRev > state.lastRev)) {
+      state.lastRev = afterRev;
+    }
     this.rooms.set(room, state);
-    this.#write({ type: "subscribe", room, after_seq: state.lastSeq });
+    this.#write(subscribeFrame(room, state));
   }
 
   unsubscribe(room) {
@@ -122,8 +147,9 @@ export class ChatSocket extends EventTarget {
   }
 
   /** Queue a message; it is (re)sent until acknowledged. Returns its client_id. */
-  send(room, body) {
+  send(room, body, { replyTo = null } = {}) {
     const frame = { type: "send", room, body, client_id: newClientId() };
+    if (replyTo !== null) frame.reply_to = replyTo;
     this.pending.set(frame.client_id, frame);
     this.#savePending();
     this.#flush();
@@ -144,6 +170,28 @@ export class ChatSocket extends EventTarget {
     this.#write({ type: "history", room, before_seq: beforeSeq, limit });
   }
 
+  /** A page of messages centred on a seq (answered by a `history` frame). */
+  historyAround(room, seq, limit = 50) {
+    return this.#write({ type: "history", room, around_seq: seq, limit });
+  }
+
+  edit(room, message, body) {
+    return this.#change({ type: "edit", room, message, body });
+  }
+
+  delete(room, message) {
+    return this.#change({ type: "delete", room, message });
+  }
+
+  react(room, message, emoji, on) {
+    return this.#change({ type: "react", room, message, emoji, on });
+  }
+
+  /** Changes not yet handled by the server, in the order they were made. */
+  changesFor(room) {
+    return [...this.changes.values()].filter((frame) => frame.room === room);
+  }
+
   typing(room) {
     this.#write({ type: "typing", room });
   }
@@ -160,6 +208,13 @@ export class ChatSocket extends EventTarget {
       return true;
     }
     return false; // written again by #resume once the socket is back
+  }
+
+  #change(frame) {
+    frame.ref = newClientId();
+    this.changes.add(frame);
+    this.#emit("changequeued", { frame });
+    return frame.ref;
   }
 
   #receive(ws, data) {
@@ -185,7 +240,13 @@ export class ChatSocket extends EventTarget {
         this.#resume();
         return;
       case "message":
+        this.#seenRev(frame.message);
         if (!this.#accept(frame.message)) return;
+        break;
+      case "message_updated":
+        // Always passed on: the view keeps the copy with the highest rev.
+        if (!this.rooms.has(frame.message.room)) return;
+        this.#seenRev(frame.message);
         break;
       case "ack":
         this.discard(frame.client_id);
@@ -194,19 +255,34 @@ export class ChatSocket extends EventTarget {
       case "error":
         if (frame.ref && this.pending.has(frame.ref)) {
           this.#sendRefused(frame);
-        } else if (frame.code === "rate_limited" && this.inflight.size) {
-          // Too many frames: the server dropped one, maybe a send. Send again later.
-          this.inflight.clear();
-          this.pausedUntil = Date.now() + this.timing.rateLimitedRetry;
-          this.#flush();
+        } else if (frame.ref && this.changes.has(frame.ref)) {
+          this.changes.refused(frame);
+        } else if (frame.code === "rate_limited") {
+          // Too many frames: the server dropped one, maybe a send or a change.
+          // Write them again later.
+          if (this.inflight.size) {
+            this.inflight.clear();
+            this.pausedUntil = Date.now() + this.timing.rateLimitedRetry;
+            this.#flush();
+          }
+          this.changes.retryLater();
         }
         break;
       case "pong":
+        this.changes.pong();
         return;
       default:
         break;
     }
     this.#emit(frame.type, frame);
+  }
+
+  /** The room's highest rev, from `message` and `message_updated` alike: a
+   * resume asks for the changes after it. */
+  #seenRev(message) {
+    const state = this.rooms.get(message.room);
+    if (!state || typeof message.rev !== "number") return;
+    if (state.lastRev === null || message.rev > state.lastRev) state.lastRev = message.rev;
   }
 
   /** In order, once: a message at or below the room's last seq was delivered. */
@@ -264,10 +340,11 @@ export class ChatSocket extends EventTarget {
    * was never acknowledged. */
   #resume() {
     for (const [room, state] of this.rooms) {
-      this.#write({ type: "subscribe", room, after_seq: state.lastSeq });
+      this.#write(subscribeFrame(room, state));
     }
     this.inflight.clear();
     this.#flush();
+    this.changes.flush();
   }
 
   #closed(ws, code) {
@@ -328,6 +405,7 @@ export class ChatSocket extends EventTarget {
     clearTimeout(this.timers.pong);
     this.timers.ping = setTimeout(() => {
       if (!this.#write({ type: "ping" })) return;
+      this.changes.pinged();
       const ws = this.ws;
       this.timers.pong = setTimeout(() => this.#abandon(ws), this.timing.pongWithin);
     }, this.timing.pingEvery);
@@ -348,7 +426,9 @@ export class ChatSocket extends EventTarget {
     if (!this.storageKey) return [];
     try {
       const frames = JSON.parse(sessionStorage.getItem(this.storageKey) ?? "[]");
-      return frames.filter((f) => f && f.client_id).map((f) => [f.client_id, f]);
+      return frames
+        .filter((f) => f && (f.client_id || f.ref))
+        .map((f) => [f.client_id ?? f.ref, f]);
     } catch {
       return [];
     }
@@ -357,11 +437,18 @@ export class ChatSocket extends EventTarget {
   #savePending() {
     if (!this.storageKey) return;
     try {
-      sessionStorage.setItem(this.storageKey, JSON.stringify([...this.pending.values()]));
+      const frames = [...this.pending.values(), ...this.changes.values()];
+      sessionStorage.setItem(this.storageKey, JSON.stringify(frames));
     } catch {
       // storage full or disabled: the sends still live in memory
     }
   }
+}
+
+function subscribeFrame(room, state) {
+  const frame = { type: "subscribe", room, after_seq: state.lastSeq };
+  if (state.lastSeq !== null && state.lastRev !== null) frame.after_rev = state.lastRev;
+  return frame;
 }
 
 function goToLogin() {
