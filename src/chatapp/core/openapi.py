@@ -175,7 +175,9 @@ def _operation(route: Route, method: str, described: Operation) -> dict[str, Any
         result["parameters"] = parameters
     if described.body is not None:
         result["requestBody"] = {
-            "required": True,
+            # The server reads an empty body as {}: it is only missing when a
+            # field of it is required.
+            "required": any(field.required for field in msgspec.structs.fields(described.body)),
             "content": {"application/json": {"schema": _schema_of(described.body)}},
         }
     result["responses"] = _responses(route, method, described, login=login)
