@@ -42,7 +42,8 @@ def api_flow(base: str) -> None:
         assert login.status_code == 200, login.text
         me = client.get("/api/me")
         assert me.status_code == 200
-        assert me.json() == user
+        # The User shape, and (version 2) the caller's own settings.
+        assert me.json() == user | {"show_read_receipts": True, "language": "en"}
 
 
 def csrf_field(html: str) -> str:

@@ -155,7 +155,10 @@ def test_pages_and_api_answer_503_while_postgres_is_down_then_recover(
 
             postgres_cluster.start()
             wait_until_answering(base, member)
-            assert member.get("/api/me").json() == user
+            assert member.get("/api/me").json() == user | {
+                "show_read_receipts": True,
+                "language": "en",
+            }
             for probe in checks:
                 assert probe.send().status_code == expected[probe.name], (outage, probe.name)
             outage_log = server.log_path.read_text()[len(log_before) :]
