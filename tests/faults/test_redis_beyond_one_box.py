@@ -207,8 +207,8 @@ async def test_the_layer_sharded_over_two_redis_carries_rooms_of_both_shards(
             )
             with psycopg.connect(postgres_cluster.url) as connection:
                 connection.execute(
-                    "INSERT INTO chat_room (id, kind, title, last_seq, created_at, closed)"
-                    " VALUES (%s, 'public', 'Second shard', 0, now(), false)",
+                    "INSERT INTO chat_room (id, kind, title, last_seq, last_rev, created_at,"
+                    " closed) VALUES (%s, 'public', 'Second shard', 0, 0, now(), false)",
                     (other,),
                 )
             other_group = await members(
