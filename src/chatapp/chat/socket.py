@@ -10,7 +10,8 @@ on the asyncpg pool, never on the ORM's one thread.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import contextmanager
 from urllib.parse import parse_qs
 
 from asgiref.typing import WebSocketScope
@@ -309,6 +310,15 @@ async def on_ping(socket: Socket, frame: wire.Ping) -> None:
     socket.push(wire.PongFrame())
 
 
+@contextmanager
+def _refusal_as_error(ref: str | None) -> Iterator[None]:
+    """A change the rules refuse (``ChangeRefused``) becomes the ``error`` frame."""
+    try:
+        yield
+    except ChangeRefused as exc:
+        raise FrameError(exc.code, exc.detail, ref) from None
+
+
 def _body(frame: wire.Edit) -> str:
     body = frame.body.strip()
     if not body:
@@ -321,25 +331,21 @@ def _body(frame: wire.Edit) -> str:
 
 async def on_edit(socket: Socket, frame: wire.Edit) -> None:
     body = _body(frame)
-    try:
+    with _refusal_as_error(frame.ref):
         await services.message_edit(
             message_id=frame.message, user_id=socket.user_id, body=body, room_id=frame.room
         )
-    except ChangeRefused as exc:
-        raise FrameError(exc.code, exc.detail, frame.ref) from None
 
 
 async def on_delete(socket: Socket, frame: wire.Delete) -> None:
-    try:
+    with _refusal_as_error(frame.ref):
         await services.message_delete(
             message_id=frame.message, user_id=socket.user_id, room_id=frame.room
         )
-    except ChangeRefused as exc:
-        raise FrameError(exc.code, exc.detail, frame.ref) from None
 
 
 async def on_react(socket: Socket, frame: wire.React) -> None:
-    try:
+    with _refusal_as_error(frame.ref):
         await services.message_react(
             message_id=frame.message,
             user_id=socket.user_id,
@@ -347,8 +353,6 @@ async def on_react(socket: Socket, frame: wire.React) -> None:
             on=frame.on,
             room_id=frame.room,
         )
-    except ChangeRefused as exc:
-        raise FrameError(exc.code, exc.detail, frame.ref) from None
 
 
 HANDLERS: Mapping[type[wire.ClientFrame], Handler] = {
